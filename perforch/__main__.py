@@ -1,0 +1,3 @@
+from perforch.cli.app import main
+
+main()

@@ -1,0 +1,73 @@
+"""The `perforch` command: Typer wiring only. Core errors are caught here, once."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from perforch import __version__
+from perforch.cli import console
+from perforch.errors import PerforchError
+
+app = typer.Typer(
+    name="perforch",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.info(f"perforch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Describe a load test once; run it on k6, Locust or JMeter; read one exact report.
+
+    Exit codes: 0 ok; 1 perforch could not do it; 2 usage; 3 an SLO failed or a regression was found.
+    """
+
+
+def _register() -> None:
+    from perforch.cli import cmd_doctor, cmd_ingest, cmd_run, cmd_spec
+
+    for module in (cmd_spec, cmd_run, cmd_ingest, cmd_doctor):
+        module.register(app)
+    try:
+        from perforch.cli import cmd_report
+    except ImportError:
+        return
+    cmd_report.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False, prog_name="perforch")
+    except PerforchError as exc:
+        console.error(exc)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        # Usage errors (click's, possibly vendored by typer) print themselves; exit code 2.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code or 0)

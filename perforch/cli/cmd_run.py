@@ -1,0 +1,120 @@
+"""perforch run | demo: run a scenario with a tool, show progress, print the verdict."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from perforch.analysis.slo import all_met, evaluate_slos
+from perforch.analysis.stats import METHODS, step_stats
+from perforch.cli import console, show
+from perforch.errors import PerforchError
+from perforch.pipeline import RunOptions, RunResult, Tick, run_scenario
+from perforch.spec.slo import rules_from_record
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("demo")(demo)
+
+
+def run(
+    spec: Path = typer.Argument(..., help="Scenario YAML file."),
+    tool: str = typer.Option("k6", "--tool", "-t", help="k6, locust or jmeter."),
+    runner: str = typer.Option("local", "--runner", help="local (the tool installed here)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Load generators (the tool's own distributed mode)."),
+    target: str = typer.Option(None, "--target", help="Override target.base_url."),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Where run directories go."),
+    tool_bin: str = typer.Option(None, "--tool-bin", help="Path of the tool's executable."),
+    percentile: str = typer.Option("linear", "--percentile", help="linear (k6) or nearest-rank (JMeter)."),
+    timeout: float = typer.Option(None, "--timeout", help="Stop the tool after this many seconds."),
+    allow_production: bool = typer.Option(False, "--allow-production", help="Allow target.environment: production."),
+) -> None:
+    """Generate the tool's script, run it, ingest its results and judge the SLOs."""
+    _check_method(percentile)
+    options = RunOptions(tool=tool, runner=runner, workers=workers, runs_root=out, binary=tool_bin,
+                         allow_production=allow_production, timeout_s=timeout, base_url=target)
+    result = execute(spec, options)
+    raise typer.Exit(conclude(result, percentile))
+
+
+def execute(spec: Path, options: RunOptions) -> RunResult:
+    if options.runner != "local":
+        raise PerforchError(f"runner {options.runner!r} is not available in this build", hint="use --runner local")
+    console.info(f"running {spec} with {options.tool} ({options.runner}); Ctrl-C stops it and keeps the results")
+    with Progress() as progress:
+        result = run_scenario(spec, options, progress.update)
+    for message in result.warnings:
+        console.warn(message)
+    for event in result.record.events:
+        console.warn(event)
+    return result
+
+
+def conclude(result: RunResult, method: str) -> int:
+    """Print the numbers and return the exit code: 3 when an SLO is not met."""
+    stats = step_stats(result.samples, method) if len(result.samples.columns) else step_stats(result.samples.iloc[:0])
+    show.step_table(stats, method)
+    rules = rules_from_record(result.record.slos)
+    verdicts = evaluate_slos(result.samples, rules, method, stats) if len(result.samples.columns) else ()
+    if verdicts:
+        console.info("SLO MET" if all_met(verdicts) else "SLO NOT MET")
+        show.slo_lines(verdicts)
+    show.run_footer(result.run_dir)
+    if result.record.status == "interrupted":
+        console.warn("the run was interrupted: these numbers cover only part of the planned test")
+    return 0 if all_met(verdicts) else 3
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise typer.BadParameter(f"choose one of {', '.join(METHODS)}", param_hint="--percentile")
+
+
+class Progress:
+    """One live line while the tool runs (a line every 10 s when not on a terminal)."""
+
+    def __init__(self) -> None:
+        self.live = None
+        self.last_print = time.monotonic()
+
+    def __enter__(self) -> Progress:
+        if console.interactive():
+            from rich.live import Live
+
+            self.live = Live("", console=console.err, transient=True, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def update(self, tick: Tick) -> None:
+        p = tick.progress
+        rate = p.requests / tick.elapsed_s if tick.elapsed_s > 0 else 0.0
+        errors = f"{p.errors:,} errors ({p.errors / p.requests * 100:.1f}%)" if p.requests else "0 errors"
+        p95 = f"p95 {p.p95_ms:.1f} ms (last 10 s)" if p.p95_ms is not None else "p95 -"
+        line = (f"[{tick.elapsed_s:5.0f}s / {tick.planned_s:.0f}s]  {p.requests:,} requests  "
+                f"{rate:,.1f} req/s  {errors}  {p95}")
+        if self.live is not None:
+            self.live.update(line)
+        elif time.monotonic() - self.last_print >= 10:
+            self.last_print = time.monotonic()
+            console.err.print(line, markup=False)
+
+
+def demo(
+    tool: str = typer.Option("k6", "--tool", "-t", help="k6, locust or jmeter."),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Where the run directory goes."),
+    port: int = typer.Option(0, "--port", help="Port for the demo API (default: a free one)."),
+) -> None:
+    """Start the demo API on 127.0.0.1, run the quickstart scenario against it (~20 s), report."""
+    from perforch.demo.server import demo_scenario_path, running_demo_api
+
+    with running_demo_api(port) as base_url:
+        console.info(f"demo API listening on {base_url}")
+        result = execute(demo_scenario_path(), RunOptions(tool=tool, runs_root=out, base_url=base_url))
+    raise typer.Exit(conclude(result, "linear"))

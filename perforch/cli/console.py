@@ -1,0 +1,44 @@
+"""All terminal output goes through here: messages, errors, tables, the live progress line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from perforch.errors import PerforchError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    out.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    err.print(f"warning: {message}", style="yellow", markup=False)
+
+
+def error(exc: PerforchError) -> None:
+    err.print(f"error: {exc.message}", style="bold red", markup=False)
+    if exc.details:
+        for line in exc.details.splitlines():
+            err.print(f"  {line}", markup=False)
+    if exc.hint:
+        err.print(f"hint: {exc.hint}", markup=False)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")

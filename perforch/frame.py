@@ -1,0 +1,140 @@
+"""The unified samples frame: one row per request, whatever tool produced it (DESIGN.md §4).
+
+Declared once here; every ingest ends with `validate_frame()`. `latency_ms` is the tool's own
+response time so that perforch's numbers equal the tool's summary; the tools define it
+differently (k6 excludes connection setup; Locust and JMeter include it), see RESPONSE_TIME.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SAMPLE_COLUMNS: dict[str, str] = {
+    "ts": "datetime64[ns, UTC]",  # request start
+    "elapsed_s": "float64",  # seconds since the run started
+    "tool": "category",
+    "flow": "category",  # user type
+    "label": "category",  # step name
+    "method": "category",
+    "status": "int16",  # 0 = no response
+    "ok": "bool",  # passed its expectations
+    "latency_ms": "float64",
+    "ttfb_ms": "float64",
+    "connect_ms": "float64",
+    "bytes_in": "Int64",
+    "bytes_out": "Int64",
+    "vus": "Int32",  # active users when the request started
+    "error": "category",  # "" when ok
+    "worker": "category",  # load generator
+}
+
+AGGREGATE_COLUMNS: dict[str, str] = {
+    "label": "string",  # "" = all requests
+    "count": "int64",
+    "failures": "int64",
+    "avg_ms": "float64",
+    "min_ms": "float64",
+    "max_ms": "float64",
+    "p50": "float64",
+    "p90": "float64",
+    "p95": "float64",
+    "p99": "float64",
+    "p99_9": "float64",
+    "rps": "float64",
+}
+
+# What each tool's response time covers, quoted in reports.
+RESPONSE_TIME = {
+    "k6": "k6 http_req_duration: sending + waiting + receiving; excludes connection setup",
+    "locust": "Locust response_time: the whole client call, connect + send + full body read",
+    "jmeter": "JMeter elapsed: from just before connecting to the last byte (includes connect)",
+}
+
+_CATEGORICAL = [c for c, t in SAMPLE_COLUMNS.items() if t == "category"]
+_OPTIONAL_DEFAULTS = {
+    "flow": "",
+    "method": "",
+    "ttfb_ms": np.nan,
+    "connect_ms": np.nan,
+    "bytes_in": pd.NA,
+    "bytes_out": pd.NA,
+    "vus": pd.NA,
+    "error": "",
+    "worker": "",
+}
+
+
+def empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SAMPLE_COLUMNS.items()})
+
+
+def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Build a samples frame from column arrays; fill optional columns, derive elapsed_s, sort by ts.
+
+    Required: ts, tool, label, status, ok, latency_ms. `elapsed_s` is derived from `run_start`
+    (default: the first request) unless given.
+    """
+    n = len(columns["ts"])  # type: ignore[arg-type]
+    data: dict[str, object] = {}
+    for name, dtype in SAMPLE_COLUMNS.items():
+        if name in columns:
+            value = columns[name]
+        elif name == "elapsed_s":
+            continue
+        elif name in _OPTIONAL_DEFAULTS:
+            value = _OPTIONAL_DEFAULTS[name]
+        else:
+            raise ValueError(f"samples frame needs column {name!r}")
+        if np.isscalar(value) or value is pd.NA:
+            value = pd.Series([value] * n) if dtype in ("Int64", "Int32") else np.full(n, value, dtype=object if isinstance(value, str) else None)
+        data[name] = value
+    frame = pd.DataFrame(data)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    if "elapsed_s" not in columns:
+        start = run_start if run_start is not None else (frame["ts"].min() if n else pd.Timestamp(0, tz="UTC"))
+        frame["elapsed_s"] = (frame["ts"] - start).dt.total_seconds()
+    frame = frame.sort_values("ts", kind="stable", ignore_index=True)
+    return validate_frame(frame[list(SAMPLE_COLUMNS)])
+
+
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Merge frames (e.g. one per load generator) into one, elapsed_s from the earliest request."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_frame()
+    if len(frames) == 1:
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True)
+    merged = merged.sort_values("ts", kind="stable", ignore_index=True)
+    merged["elapsed_s"] = (merged["ts"] - merged["ts"].iloc[0]).dt.total_seconds()
+    return validate_frame(merged)
+
+
+def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check columns, coerce dtypes; raise ValueError naming what is wrong."""
+    missing = [c for c in SAMPLE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"samples frame lacks column(s): {', '.join(missing)}")
+    out = {}
+    for name, dtype in SAMPLE_COLUMNS.items():
+        col = frame[name]
+        if str(col.dtype) != dtype:
+            if dtype == "category":
+                col = col.astype("string").fillna("").astype("category")
+            elif dtype == "bool":
+                col = col.fillna(False).astype(bool)
+            elif dtype == "int16":
+                col = pd.to_numeric(col, errors="coerce").fillna(0).astype("int16")
+            else:
+                col = col.astype(dtype)
+        elif dtype == "category" and col.cat.categories.dtype != object and str(col.cat.categories.dtype) != "str":
+            col = col.astype("string").astype("category")
+        out[name] = col
+    return pd.DataFrame(out)
+
+
+def make_aggregates(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Aggregates as a tool reported them (no per-request rows available)."""
+    frame = pd.DataFrame(rows, columns=list(AGGREGATE_COLUMNS))
+    return frame.astype(AGGREGATE_COLUMNS)

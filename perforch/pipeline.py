@@ -1,0 +1,278 @@
+"""The flow of DESIGN.md §1 as plain calls: run a scenario, ingest raw files, into a run directory.
+
+The CLI only wires options to these functions and prints; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import yaml
+
+from perforch.adapters import TOOLS, available_adapters, get_adapter
+from perforch.adapters.base import Adapter, Ingested, Launch, Progress
+from perforch.errors import IngestError, PerforchError, ToolFailed
+from perforch.runners.local import LocalProcess, failure, run_processes
+from perforch.spec import check_environment, check_environment_allowed, load_scenario
+from perforch.spec.model import Scenario, Target
+from perforch.spec.units import format_duration
+from perforch import store
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    tool: str = "k6"
+    runner: str = "local"
+    workers: int = 1
+    runs_root: Path = Path("runs")
+    binary: str | None = None
+    allow_production: bool = False
+    timeout_s: float | None = None  # default: planned duration + 2 minutes
+    base_url: str | None = None  # run the same scenario against another target
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    elapsed_s: float
+    planned_s: float
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_dir: Path
+    record: store.RunRecord
+    samples: pd.DataFrame
+    aggregates: pd.DataFrame | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick], None] | None = None) -> RunResult:
+    scenario = load_scenario(spec_path)
+    if options.base_url:
+        scenario = with_base_url(scenario, options.base_url)
+    check_environment_allowed(scenario, options.allow_production)
+    check_environment(scenario)
+    adapter = get_adapter(options.tool)
+    script = adapter.generate(scenario)
+    binary = adapter.find_binary(options.binary)
+    check_reachable(scenario.target.base_url)
+    version = adapter.version(binary)
+
+    run_dir = store.new_run_dir(options.runs_root.resolve(), scenario.name, options.tool)
+    raw_dir, logs_dir, script_dir = run_dir / "raw", run_dir / "logs", run_dir / "script"
+    raw_dir.mkdir()
+    write_resolved_scenario(run_dir / "scenario.yaml", scenario)
+    script.write(script_dir)
+    launches = [Launch(script_dir, raw_dir, binary, worker=i if options.workers > 1 else None, workers=options.workers)
+                for i in range(options.workers)]
+    record = store.RunRecord(
+        run_id=run_dir.name, name=scenario.name, tool=options.tool, status="running",
+        started_at=store.utc_now(), tool_version=version, runner=options.runner, workers=options.workers,
+        scenario_sha256=hashlib.sha256(spec_path.read_bytes()).hexdigest(),
+        planned_duration_s=scenario.duration_s, load=describe_load(scenario),
+        slos=tuple({"rule": r.text, "step": r.step} for r in scenario.slo_rules), response_time=adapter.response_time,
+        warnings=script.warnings,
+    )
+    store.write_record(run_dir, record)
+
+    env = {**os.environ, **adapter.environment(launches[0])}
+    processes: list[LocalProcess] = []
+    try:
+        for i, launch in enumerate(launches):
+            name = options.tool if options.workers == 1 else f"{options.tool}-{i}"
+            processes.append(LocalProcess(name, adapter.command(launch, scenario), script_dir, env, logs_dir))
+    except PerforchError:
+        for p in processes:
+            p.kill()
+        store.write_record(run_dir, replace(record, status="failed", ended_at=store.utc_now()))
+        raise
+    reader = adapter.progress_reader(raw_dir)
+    planned = scenario.duration_s
+
+    def tick(elapsed: float) -> None:
+        if on_tick:
+            on_tick(Tick(elapsed, planned, reader.poll()))
+
+    timeout = options.timeout_s or planned + 120
+    results, interrupted = run_processes(processes, timeout, tick)
+    redact_secrets(logs_dir, [os.environ[n] for n in scenario.env_names if os.environ.get(n)])
+    crashed = [r for r in results if r.exit_code not in adapter.ok_exit_codes and not r.interrupted]
+    status = "interrupted" if interrupted else "failed" if crashed else "complete"
+    events = tuple(f"{r.name} timed out after {timeout:.0f}s" for r in results if r.timed_out)
+    if interrupted:
+        events += ("interrupted by the user (Ctrl-C); the results written until then are kept",)
+    record = replace(
+        record, status=status, ended_at=store.utc_now(), events=events,
+        exit_codes={r.name: r.exit_code for r in results},
+        commands={r.name: list(r.argv) for r in results},
+    )
+    ingested = _ingest_run(adapter, raw_dir, options.workers)
+    record = replace(record, raw_files=tuple(str(p.relative_to(run_dir)) for p in adapter.raw_files(raw_dir)),
+                     warnings=record.warnings + ingested.warnings)
+    _save(run_dir, record, ingested)
+    if crashed and not interrupted:
+        error = failure(crashed[0], options.tool)
+        raise ToolFailed(error.message, hint=f"{error.hint}; run directory: {run_dir}", details=error.details)
+    return RunResult(run_dir, record, ingested.samples, ingested.aggregates, record.warnings)
+
+
+def _ingest_run(adapter: Adapter, raw_dir: Path, workers: int) -> Ingested:
+    files = adapter.raw_files(raw_dir)
+    if not files:
+        return Ingested(samples=pd.DataFrame(), warnings=("the tool wrote no results",))
+    names = [str(i) for i in range(len(files))] if workers > 1 else None
+    try:
+        return adapter.ingest(files, names)
+    except IngestError as exc:
+        return Ingested(samples=pd.DataFrame(), warnings=(f"results unreadable: {exc.message}",))
+
+
+def _save(run_dir: Path, record: store.RunRecord, ingested: Ingested) -> None:
+    if len(ingested.samples.columns):
+        store.write_frame(run_dir, store.SAMPLES, ingested.samples)
+    if ingested.aggregates is not None:
+        store.write_frame(run_dir, store.AGGREGATES, ingested.aggregates)
+    store.write_record(run_dir, record)
+
+
+# --- ingest files a user brings ------------------------------------------------------------------
+
+
+def detect_tool(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc}") from None
+    for tool, adapter in available_adapters().items():
+        if adapter.recognizes(path, head):
+            return tool
+    return None
+
+
+def ingest_files(paths: Sequence[Path], tool: str | None = None, runs_root: Path = Path("runs"),
+                 name: str | None = None, slos: Sequence[str] = ()) -> RunResult:
+    """Raw results from the user's own runs -> a run directory. Several files of one tool merge into
+    one run, each file's samples tagged in the `worker` column."""
+    if not paths:
+        raise IngestError("no files given", hint="perforch ingest results.csv [more files...]")
+    for path in paths:
+        if not path.is_file():
+            raise IngestError(f"{path}: no such file")
+    tools = {p: tool or detect_tool(p) for p in paths}
+    unknown = [p for p, t in tools.items() if t is None]
+    if unknown:
+        raise IngestError(
+            f"{unknown[0]}: not a result file perforch recognises",
+            hint="k6 --out csv/json or --summary-export, Locust --csv files, JMeter JTL (CSV or XML); "
+                 "or pass --tool",
+        )
+    kinds = set(tools.values())
+    if len(kinds) > 1:
+        raise IngestError("these files come from different tools: " + ", ".join(sorted(kinds)),
+                          hint="ingest one tool's files at a time")
+    tool = kinds.pop()
+    adapter = get_adapter(tool)
+    from perforch.spec.slo import parse_slo
+
+    try:
+        rules = [parse_slo(text) for text in slos]
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
+    label = name or paths[0].stem
+    run_dir = store.new_run_dir(runs_root, label, tool)
+    raw_dir = run_dir / "raw"
+    raw_dir.mkdir()
+    copies = []
+    for i, path in enumerate(paths):
+        target = raw_dir / (path.name if path.name not in {c.name for c in copies} else f"{i}-{path.name}")
+        shutil.copyfile(path, target)
+        copies.append(target)
+    workers = [p.stem for p in paths] if len(paths) > 1 else None
+    ingested = adapter.ingest(copies, workers)
+    samples = ingested.samples
+    started = samples["ts"].min().isoformat() if len(samples) else store.utc_now()
+    ended = samples["ts"].max().isoformat() if len(samples) else None
+    record = store.RunRecord(
+        run_id=run_dir.name, name=label, tool=tool, status="ingested", started_at=started, ended_at=ended,
+        tool_version=ingested.tool_version, runner="ingest", workers=max(1, len(paths)),
+        response_time=adapter.response_time, slos=tuple({"rule": r.text, "step": r.step} for r in rules),
+        raw_files=tuple(str(c.relative_to(run_dir)) for c in copies), warnings=ingested.warnings,
+        load=f"ingested from {len(paths)} file{'s' if len(paths) > 1 else ''}",
+    )
+    _save(run_dir, record, ingested)
+    return RunResult(run_dir, record, samples, ingested.aggregates, ingested.warnings)
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+
+def with_base_url(scenario: Scenario, base_url: str) -> Scenario:
+    try:
+        url = Target._url(base_url)
+    except ValueError as exc:
+        raise PerforchError(f"--target: {exc}") from None
+    return scenario.model_copy(update={"target": scenario.target.model_copy(update={"base_url": url})})
+
+
+def check_reachable(base_url: str, timeout_s: float = 3.0) -> None:
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            return
+    except OSError as exc:
+        raise PerforchError(
+            f"target {base_url} is not reachable: {exc.strerror or exc}",
+            hint="start the system under test first (or set target.start), and check target.base_url",
+        ) from None
+
+
+def write_resolved_scenario(path: Path, scenario: Scenario) -> None:
+    """The scenario as perforch understood it. ${env.X} stays a reference: no secret is written."""
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    text = "# The scenario as perforch resolved it (durations in seconds, rates per second).\n"
+    path.write_text(text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def describe_load(scenario: Scenario) -> str:
+    load = scenario.load
+    flows = ", ".join(f"{f.name} ×{f.weight}" for f in scenario.flows)
+    if load.profile == "constant-vus":
+        what = f"{load.vus} users for {format_duration(load.duration)}"
+    elif load.profile == "ramping-vus":
+        what = "users " + " → ".join([str(load.start_vus)] + [f"{s.target} ({format_duration(s.duration)})" for s in load.stages])
+    elif load.profile == "constant-arrival-rate":
+        what = f"{load.rate:g} iterations/s for {format_duration(load.duration)} (≤ {load.max_vus} users)"
+    elif load.profile == "ramping-arrival-rate":
+        what = "iterations/s " + " → ".join([f"{load.start_rate:g}"] + [f"{s.target:g} ({format_duration(s.duration)})" for s in load.stages])
+    else:
+        what = f"{load.iterations} iterations by {load.vus} users"
+    return f"{load.profile}: {what}; flows: {flows}"
+
+
+def redact_secrets(directory: Path, secrets: Sequence[str]) -> None:
+    """Replace the values of ${env.X} variables in every log file with ***."""
+    secrets = [s for s in secrets if len(s) >= 4]
+    if not secrets or not directory.exists():
+        return
+    for path in directory.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            new = data
+            for secret in secrets:
+                new = new.replace(secret.encode(), b"***")
+            if new != data:
+                path.write_bytes(new)
+
+
+__all__ = ["RunOptions", "RunResult", "Tick", "ingest_files", "run_scenario"]
