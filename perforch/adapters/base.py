@@ -80,6 +80,8 @@ class ProgressReader(Protocol):
 class Adapter(Protocol):
     name: str
     response_time: str  # what the tool's response time covers, quoted in reports
+    default_image: str  # container image for --runner docker
+    ok_exit_codes: tuple[int, ...]  # exit codes that mean "the test ran" (SLOs are judged by perforch)
 
     def generate(self, scenario: object) -> Script: ...
 
@@ -93,7 +95,7 @@ class Adapter(Protocol):
 
     def raw_files(self, raw_dir: Path) -> list[Path]: ...
 
-    def ingest(self, paths: Sequence[Path]) -> Ingested: ...
+    def ingest(self, paths: Sequence[Path], workers: Sequence[str] | None = None) -> Ingested: ...
 
     def recognizes(self, path: Path, head: bytes) -> bool: ...
 
