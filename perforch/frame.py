@@ -70,7 +70,8 @@ def empty_frame() -> pd.DataFrame:
 
 
 def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Build a samples frame from column arrays; fill optional columns, derive elapsed_s, sort by ts.
+    """Build a samples frame from column arrays (or scalars, repeated); fill optional columns,
+    derive elapsed_s, sort by ts.
 
     Required: ts, tool, label, status, ok, latency_ms. `elapsed_s` is derived from `run_start`
     (default: the first request) unless given.
@@ -86,9 +87,7 @@ def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None
             value = _OPTIONAL_DEFAULTS[name]
         else:
             raise ValueError(f"samples frame needs column {name!r}")
-        if np.isscalar(value) or value is pd.NA:
-            value = pd.Series([value] * n) if dtype in ("Int64", "Int32") else np.full(n, value, dtype=object if isinstance(value, str) else None)
-        data[name] = value
+        data[name] = _repeat(value, n, dtype) if _is_scalar(value) else value
     frame = pd.DataFrame(data)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     if "elapsed_s" not in columns:
@@ -96,6 +95,22 @@ def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None
         frame["elapsed_s"] = (frame["ts"] - start).dt.total_seconds()
     frame = frame.sort_values("ts", kind="stable", ignore_index=True)
     return validate_frame(frame[list(SAMPLE_COLUMNS)])
+
+
+def _is_scalar(value: object) -> bool:
+    return value is pd.NA or np.isscalar(value)
+
+
+def _repeat(value: object, n: int, dtype: str) -> object:
+    """A constant column without building n Python objects."""
+    if dtype == "category":
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[str(value)])
+    if dtype in ("Int64", "Int32"):
+        numpy_type = np.int64 if dtype == "Int64" else np.int32
+        if value is pd.NA:
+            return pd.arrays.IntegerArray(np.zeros(n, dtype=numpy_type), np.ones(n, dtype=bool))
+        return pd.array(np.full(n, value, dtype=numpy_type), dtype=dtype)
+    return np.full(n, value)
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
