@@ -19,24 +19,30 @@ import yaml
 
 from perforch.adapters import TOOLS, available_adapters, get_adapter
 from perforch.adapters.base import Adapter, Ingested, Launch, Progress
-from perforch.errors import IngestError, PerforchError, ToolFailed
-from perforch.runners.local import LocalProcess, failure, run_processes
+from perforch.errors import IngestError, PerforchError, ToolFailed, ToolNotFound
+from perforch.runners.local import ProcessResult, failure
 from perforch.spec import check_environment, check_environment_allowed, load_scenario
 from perforch.spec.model import Scenario, Target
 from perforch.spec.units import format_duration
 from perforch import store
 
+RUNNERS = ("local", "docker", "auto")
+WORKER_FAILURE = ("continue", "stop")
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     tool: str = "k6"
-    runner: str = "local"
-    workers: int = 1
+    runner: str = "local"  # local | docker | auto (local when the tool is installed, else docker)
+    workers: int = 1  # load generators, on the tool's own distributed mechanism
     runs_root: Path = Path("runs")
     binary: str | None = None
     allow_production: bool = False
     timeout_s: float | None = None  # default: planned duration + 2 minutes
     base_url: str | None = None  # run the same scenario against another target
+    image: str | None = None  # the tool's container image (over tools.<tool>.image and the default)
+    on_worker_failure: str = "continue"  # a load generator died mid-run: continue | stop
+    monitor: bool = True  # sample CPU/memory of the SUT and the generators into system.parquet
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,7 @@ class Tick:
     elapsed_s: float
     planned_s: float
     progress: Progress
+    note: str = ""  # what is happening besides the load (starting the SUT, a worker died, a tool's log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,80 +63,140 @@ class RunResult:
 
 
 def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick], None] | None = None) -> RunResult:
+    """Generate, start (SUT, tool processes or containers), supervise, clean up, ingest, save.
+
+    Whatever happens (a crash, Ctrl-C, a second Ctrl-C) every process and container the run
+    started is stopped and removed before this returns or raises; the run directory says what
+    happened (run.json status and events).
+    """
+    from perforch.runners.execution import Execution
+
+    check_options(options)
     scenario = load_scenario(spec_path)
     if options.base_url:
         scenario = with_base_url(scenario, options.base_url)
     check_environment_allowed(scenario, options.allow_production)
     check_environment(scenario)
     adapter = get_adapter(options.tool)
-    script = adapter.generate(scenario)
-    binary = adapter.find_binary(options.binary)
-    check_reachable(scenario.target.base_url)
-    version = adapter.version(binary)
+    runner = choose_runner(options.runner, adapter, options.binary)
+    execution = Execution(scenario, adapter, options, runner, spec_path.parent)
+    execution.prepare()  # before any run directory: a missing tool/image/engine/target is a plain error
+    if scenario.target.start is None:
+        check_reachable(scenario.target.base_url)
+    planned = scenario.duration_s
 
     run_dir = store.new_run_dir(options.runs_root.resolve(), scenario.name, options.tool)
     raw_dir, logs_dir, script_dir = run_dir / "raw", run_dir / "logs", run_dir / "script"
     raw_dir.mkdir()
     write_resolved_scenario(run_dir / "scenario.yaml", scenario)
-    script.write(script_dir)
-    launches = [Launch(script_dir, raw_dir, binary, worker=i if options.workers > 1 else None, workers=options.workers)
-                for i in range(options.workers)]
+    execution.script.write(script_dir)
     record = store.RunRecord(
         run_id=run_dir.name, name=scenario.name, tool=options.tool, status="running",
-        started_at=store.utc_now(), tool_version=version, runner=options.runner, workers=options.workers,
+        started_at=store.utc_now(), tool_version=execution.version, runner=runner, workers=options.workers,
         scenario_sha256=hashlib.sha256(spec_path.read_bytes()).hexdigest(),
-        planned_duration_s=scenario.duration_s, load=describe_load(scenario),
+        planned_duration_s=planned, load=describe_load(scenario),
         slos=tuple({"rule": r.text, "step": r.step} for r in scenario.slo_rules), response_time=adapter.response_time,
-        warnings=script.warnings,
+        warnings=execution.warnings,
     )
     store.write_record(run_dir, record)
-
-    env = {**os.environ, **adapter.environment(launches[0])}
-    processes: list[LocalProcess] = []
-    try:
-        for i, launch in enumerate(launches):
-            name = options.tool if options.workers == 1 else f"{options.tool}-{i}"
-            processes.append(LocalProcess(name, adapter.command(launch, scenario), script_dir, env, logs_dir))
-    except PerforchError:
-        for p in processes:
-            p.kill()
-        store.write_record(run_dir, replace(record, status="failed", ended_at=store.utc_now()))
-        raise
     reader = adapter.progress_reader(raw_dir)
-    planned = scenario.duration_s
 
-    def tick(elapsed: float) -> None:
+    def tick(elapsed: float, note: str = "") -> None:
         if on_tick:
-            on_tick(Tick(elapsed, planned, reader.poll()))
+            on_tick(Tick(elapsed, planned, reader.poll() if elapsed else Progress(), note or execution.note()))
 
-    timeout = options.timeout_s or planned + 120
-    results, interrupted = run_processes(processes, timeout, tick)
+    try:
+        outcome = execution.run(run_dir, tick)
+    except BaseException as exc:  # PerforchError, Ctrl-C before the load started, a bug: record, re-raise
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        events = execution.events + (("interrupted by the user (Ctrl-C) before the load started",)
+                                     if interrupted else ())
+        if isinstance(exc, PerforchError):
+            events += (f"error: {exc.message}",)
+        store.write_record(run_dir, replace(record, status="interrupted" if interrupted else "failed",
+                                            ended_at=store.utc_now(), events=events,
+                                            commands=execution.commands()))
+        if isinstance(exc, PerforchError):
+            raise type(exc)(exc.message, hint=_with_run_dir(exc.hint, run_dir), details=exc.details) from None
+        raise
     redact_secrets(logs_dir, [os.environ[n] for n in scenario.env_names if os.environ.get(n)])
-    crashed = [r for r in results if r.exit_code not in adapter.ok_exit_codes and not r.interrupted]
-    status = "interrupted" if interrupted else "failed" if crashed else "complete"
-    events = tuple(f"{r.name} timed out after {timeout:.0f}s" for r in results if r.timed_out)
-    if interrupted:
-        events += ("interrupted by the user (Ctrl-C); the results written until then are kept",)
+    results = outcome.results
+    crashed = [r for r in results if r.exit_code not in adapter.ok_exit_codes and not r.interrupted
+               and not r.stopped and r.name not in outcome.died]
+    generators = [r for r in results if r.name in execution.worker_names]
+    all_died = bool(generators) and all(r.name in outcome.died for r in generators)
+    failed = bool(crashed) or all_died or outcome.stopped_by_policy
+    status = "interrupted" if outcome.interrupted or outcome.timed_out else "failed" if failed else "complete"
     record = replace(
-        record, status=status, ended_at=store.utc_now(), events=events,
-        exit_codes={r.name: r.exit_code for r in results},
-        commands={r.name: list(r.argv) for r in results},
+        record, status=status, ended_at=store.utc_now(), events=execution.events + outcome.events,
+        exit_codes={r.name: r.exit_code for r in results}, commands=execution.commands(),
     )
     ingested = _ingest_run(adapter, raw_dir, options.workers)
     record = replace(record, raw_files=tuple(str(p.relative_to(run_dir)) for p in adapter.raw_files(raw_dir)),
                      warnings=record.warnings + ingested.warnings)
     _save(run_dir, record, ingested)
-    if crashed and not interrupted:
-        error = failure(crashed[0], options.tool)
+    if execution.system is not None and len(execution.system):
+        store.write_frame(run_dir, store.SYSTEM, execution.system)
+    if outcome.interrupted:
+        pass  # the user stopped it: what was measured until then is the result
+    elif outcome.stopped_by_policy:
+        dead = next(r for r in results if r.name in outcome.died)
+        raise ToolFailed(
+            f"load generator {dead.name} died (exit code {dead.exit_code}); the run was stopped "
+            "(--on-worker-failure stop)",
+            hint=f"its log: {dead.stderr_log}; run directory: {run_dir}", details=_tail(dead))
+    elif crashed or all_died:
+        error = failure((crashed or generators)[0], options.tool)
         raise ToolFailed(error.message, hint=f"{error.hint}; run directory: {run_dir}", details=error.details)
     return RunResult(run_dir, record, ingested.samples, ingested.aggregates, record.warnings)
 
 
+def check_options(options: RunOptions) -> None:
+    if options.runner not in RUNNERS:
+        raise PerforchError(f"unknown runner {options.runner!r}", hint="choose one of: " + ", ".join(RUNNERS))
+    if options.on_worker_failure not in WORKER_FAILURE:
+        raise PerforchError(f"unknown --on-worker-failure {options.on_worker_failure!r}",
+                            hint="choose one of: " + ", ".join(WORKER_FAILURE))
+    if options.workers < 1:
+        raise PerforchError(f"--workers must be 1 or more, got {options.workers}")
+
+
+def choose_runner(runner: str, adapter: Adapter, binary: str | None = None) -> str:
+    """local | docker; `auto` = local when the tool is installed, else docker when an engine answers."""
+    if runner != "auto":
+        return runner
+    try:
+        adapter.find_binary(binary)
+        return "local"
+    except ToolNotFound as missing:
+        from perforch.runners.docker import engine_answers
+
+        if engine_answers():
+            return "docker"
+        raise ToolNotFound(
+            f"{adapter.name} is not installed here and no Docker engine answers ({missing.message})",
+            hint=f"install {adapter.name} (perforch doctor shows what perforch finds), or start Docker for "
+                 f"--runner docker (images/{adapter.name}.sh builds its image without a registry)",
+        ) from None
+
+
+def _tail(result: ProcessResult) -> str:
+    from perforch.runners.local import stderr_tail
+
+    return stderr_tail(result) or "(no output)"
+
+
+def _with_run_dir(hint: str | None, run_dir: Path) -> str:
+    return f"{hint}; run directory: {run_dir}" if hint else f"run directory: {run_dir}"
+
+
 def _ingest_run(adapter: Adapter, raw_dir: Path, workers: int) -> Ingested:
+    from perforch.runners.distributed import worker_names
+
     files = adapter.raw_files(raw_dir)
     if not files:
         return Ingested(samples=pd.DataFrame(), warnings=("the tool wrote no results",))
-    names = [str(i) for i in range(len(files))] if workers > 1 else None
+    names = worker_names(files) if workers > 1 else None
     try:
         return adapter.ingest(files, names)
     except IngestError as exc:

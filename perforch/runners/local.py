@@ -1,6 +1,7 @@
-"""Start a tool as a local process: own process group, logs to files, graceful Ctrl-C, timeout.
+"""Start a tool as a local process: own process group, logs to files, graceful stop, kill.
 
-Spawn and wait; never parse. The caller polls progress through `on_tick` while the tool runs.
+Spawn and wait; never parse. `supervise.py` watches a run's processes (local or containers, which
+show the same face: poll, signal, wait, kill, result).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 from perforch.errors import ToolFailed, ToolNotFound
 
-TICK_S = 0.5
 GRACE_S = 20.0  # after asking the tool to stop, how long it may take to write its results
 
 
@@ -23,17 +23,18 @@ GRACE_S = 20.0  # after asking the tool to stop, how long it may take to write i
 class ProcessResult:
     name: str
     argv: tuple[str, ...]
-    exit_code: int | None  # None when it had to be killed
+    exit_code: int | None  # None when it could not be told (killed and gone)
     interrupted: bool  # stopped by the user (Ctrl-C)
     timed_out: bool
     stdout_log: Path
     stderr_log: Path
     started: float  # time.time()
     ended: float
+    stopped: bool = False  # perforch asked it to stop (the run was over, or a policy said so)
 
 
 class LocalProcess:
-    """One tool process in its own session; stop() asks gracefully, then kills."""
+    """One process in its own session (process group); stop() asks gracefully, then kills."""
 
     def __init__(self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], logs_dir: Path) -> None:
         logs_dir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,7 @@ class LocalProcess:
         self._out = self.stdout_log.open("wb")
         self._err = self.stderr_log.open("wb")
         self.started = time.time()
+        self.stopped = False
         try:
             self.proc = subprocess.Popen(
                 self.argv, cwd=cwd, env=dict(env), stdout=self._out, stderr=self._err,
@@ -56,6 +58,10 @@ class LocalProcess:
         except PermissionError:
             self._close()
             raise ToolNotFound(f"cannot start {self.argv[0]}: permission denied") from None
+        except OSError as exc:
+            self._close()
+            raise ToolNotFound(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
+        self.pid = self.proc.pid
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -66,28 +72,30 @@ class LocalProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def wait(self, timeout_s: float) -> int | None:
+        try:
+            return self.proc.wait(max(0.0, timeout_s))
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self, grace_s: float = GRACE_S) -> int | None:
         """SIGINT the group (tools flush results on it), wait, then SIGKILL. Returns the exit code."""
         if self.proc.poll() is None:
+            self.stopped = True
             self.signal(signal.SIGINT)
-            try:
-                self.proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
+            if self.wait(grace_s) is None:
                 self.kill()
         return self.proc.poll()
 
     def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        self.signal(signal.SIGKILL)  # the whole group: also children the tool started
+        self.wait(5)
 
     def result(self, interrupted: bool = False, timed_out: bool = False) -> ProcessResult:
         code = self.proc.poll()
         self._close()
         return ProcessResult(self.name, self.argv, code, interrupted, timed_out,
-                             self.stdout_log, self.stderr_log, self.started, time.time())
+                             self.stdout_log, self.stderr_log, self.started, time.time(), self.stopped)
 
     def _close(self) -> None:
         for fh in (self._out, self._err):
@@ -101,61 +109,47 @@ def run_processes(
     on_tick: Callable[[float], None] | None = None,
     main: int = 0,
 ) -> tuple[list[ProcessResult], bool]:
-    """Wait for `processes[main]` (and the rest) to end; Ctrl-C stops them all gracefully.
+    """Wait for `processes[main]` to end (then stop the rest); Ctrl-C stops them all gracefully.
 
-    Returns the results and whether the run was interrupted. A second Ctrl-C kills at once.
+    Kept for callers of the first version; runs use `supervise.supervise`.
     """
-    start = time.monotonic()
-    interrupted = timed_out = False
-    try:
-        while True:
-            if all(p.poll() is not None for p in processes):
-                break
-            if processes[main].poll() is not None:
-                # the coordinating process ended: give the others a moment, then stop them
-                _stop_all(processes[main + 1:] if main == 0 else processes, grace_s=10)
-                break
-            elapsed = time.monotonic() - start
-            if elapsed > timeout_s:
-                timed_out = True
-                _stop_all(processes)
-                break
-            if on_tick:
-                on_tick(elapsed)
-            time.sleep(TICK_S)
-    except KeyboardInterrupt:
-        interrupted = True
-        try:
-            _stop_all(processes)
-        except KeyboardInterrupt:  # second Ctrl-C: no more waiting
-            for p in processes:
-                p.kill()
-    return [p.result(interrupted=interrupted, timed_out=timed_out) for p in processes], interrupted
+    from perforch.runners.supervise import supervise
+
+    outcome = supervise(processes, main=[i == main for i in range(len(processes))], timeout_s=timeout_s,
+                        on_tick=on_tick)
+    return list(outcome.results), outcome.interrupted
 
 
-def _stop_all(processes: Sequence[LocalProcess], grace_s: float = GRACE_S) -> None:
-    for p in processes:
-        if p.poll() is None:
-            p.signal(signal.SIGINT)
-    deadline = time.monotonic() + grace_s
-    for p in processes:
-        remaining = max(0.1, deadline - time.monotonic())
-        try:
-            p.proc.wait(remaining)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
-def stderr_tail(result: ProcessResult, lines: int = 20) -> str:
-    text = ""
-    for path in (result.stderr_log, result.stdout_log):
+def log_tail(paths: Sequence[Path], lines: int = 20) -> str:
+    """The last lines of the first of `paths` that has any text."""
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8", errors="replace").strip()
         except OSError:
             continue
         if text:
-            break
-    return "\n".join(text.splitlines()[-lines:])
+            return "\n".join(text.splitlines()[-lines:])
+    return ""
+
+
+def stderr_tail(result: ProcessResult, lines: int = 20) -> str:
+    return log_tail([result.stderr_log, result.stdout_log], lines)
+
+
+def last_line(path: Path, max_bytes: int = 4096) -> str:
+    """The last non-empty line of a log file (for the live progress line), '' if none."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except OSError:
+        return ""
+    for line in reversed(data.decode("utf-8", errors="replace").splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
 
 
 def failure(result: ProcessResult, what: str = "the tool") -> ToolFailed:

@@ -63,7 +63,7 @@ class K6Adapter:
                 "--summary-export", str(raw / f"summary{suffix}.json"),
                 "--system-tags", SYSTEM_TAGS]
         if launch.worker is not None and launch.workers > 1:
-            cuts = [f"{i}/{launch.workers}" if 0 < i < launch.workers else str(i) for i in range(launch.workers + 1)]
+            cuts = ["0", *(f"{i}/{launch.workers}" for i in range(1, launch.workers)), "1"]
             argv += ["--execution-segment", f"{cuts[launch.worker]}:{cuts[launch.worker + 1]}",
                      "--execution-segment-sequence", ",".join(cuts)]
         if scenario is not None:
