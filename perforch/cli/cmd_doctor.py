@@ -1,4 +1,4 @@
-"""perforch doctor: which tools and versions are here, and whether a Docker engine answers."""
+"""perforch doctor: which tools and versions are here, whether a Docker engine answers, which images."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor() -> None:
-    """Show which load tools and which Docker engine perforch can use."""
+    """Show which load tools, Docker engine and tool images perforch can use."""
     console.info(f"perforch {__version__}")
+    console.info("local tools (--runner local):")
     for tool in TOOLS:
         try:
             adapter = get_adapter(tool)
@@ -25,16 +26,39 @@ def doctor() -> None:
             console.info(f"  {tool:7} missing: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
             continue
         console.info(f"  {tool:7} {adapter.version(binary):12} {binary}")
-    console.info(f"  docker  {docker_status()}")
+    console.info("docker (--runner docker):")
+    for line in docker_lines():
+        console.info(f"  {line}")
+
+
+def docker_lines() -> list[str]:
+    from perforch.runners.docker import DockerUnavailable, connect
+    from perforch.runners.images import LOCAL_IMAGES, _local
+
+    try:
+        client = connect(timeout_s=5)
+    except DockerUnavailable as exc:
+        return [f"engine  not reachable: {exc.message}", f"        {exc.hint}"]
+    try:
+        version = client.version().get("Version", "?")
+        lines = [f"engine  {version} reachable, {len(client.images.list())} local image(s)"]
+        for tool in TOOLS:
+            try:
+                default = get_adapter(tool).default_image
+            except PerforchError:
+                continue
+            local, script = LOCAL_IMAGES[tool]
+            if _local(client, default) is not None:
+                lines.append(f"{tool:7} {default} present")
+            elif _local(client, local) is not None:
+                lines.append(f"{tool:7} {local} present (local build; {default} missing)")
+            else:
+                lines.append(f"{tool:7} no image: {default} missing and no local build (build one with {script})")
+        return lines
+    finally:
+        client.close()
 
 
 def docker_status() -> str:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        version = client.version()
-        images = len(client.images.list())
-        return f"engine {version.get('Version', '?')} reachable, {images} local image(s)"
-    except Exception as exc:  # any failure means "not usable"; say why
-        return f"not reachable ({type(exc).__name__}: {str(exc)[:120]})"
+    """One line about the engine (kept for callers of the first version)."""
+    return docker_lines()[0]

@@ -10,8 +10,7 @@ import typer
 from perforch.analysis.slo import all_met, evaluate_slos
 from perforch.analysis.stats import METHODS, step_stats
 from perforch.cli import console, show
-from perforch.errors import PerforchError
-from perforch.pipeline import RunOptions, RunResult, Tick, run_scenario
+from perforch.pipeline import RUNNERS, WORKER_FAILURE, RunOptions, RunResult, Tick, run_scenario
 from perforch.spec.slo import rules_from_record
 
 
@@ -23,34 +22,48 @@ def register(app: typer.Typer) -> None:
 def run(
     spec: Path = typer.Argument(..., help="Scenario YAML file."),
     tool: str = typer.Option("k6", "--tool", "-t", help="k6, locust or jmeter."),
-    runner: str = typer.Option("local", "--runner", help="local (the tool installed here)."),
+    runner: str = typer.Option("local", "--runner",
+                               help="local (the tool installed here), docker (the tool's image), or auto "
+                                    "(local when installed, else docker)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Load generators (the tool's own distributed mode)."),
+    image: str = typer.Option(None, "--image", help="Container image of the tool for --runner docker "
+                                                     "(over tools.<tool>.image and the official image)."),
+    on_worker_failure: str = typer.Option("continue", "--on-worker-failure",
+                                          help="A load generator died mid-run: continue (report it) or stop."),
     target: str = typer.Option(None, "--target", help="Override target.base_url."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Where run directories go."),
     tool_bin: str = typer.Option(None, "--tool-bin", help="Path of the tool's executable."),
     percentile: str = typer.Option("linear", "--percentile", help="linear (k6) or nearest-rank (JMeter)."),
     timeout: float = typer.Option(None, "--timeout", help="Stop the tool after this many seconds."),
     allow_production: bool = typer.Option(False, "--allow-production", help="Allow target.environment: production."),
+    monitor: bool = typer.Option(True, "--monitor/--no-monitor",
+                                 help="Sample CPU/memory of the SUT and the load generators (system.parquet)."),
 ) -> None:
     """Generate the tool's script, run it, ingest its results and judge the SLOs."""
     _check_method(percentile)
+    _check_choice(runner, RUNNERS, "--runner")
+    _check_choice(on_worker_failure, WORKER_FAILURE, "--on-worker-failure")
     options = RunOptions(tool=tool, runner=runner, workers=workers, runs_root=out, binary=tool_bin,
-                         allow_production=allow_production, timeout_s=timeout, base_url=target)
+                         allow_production=allow_production, timeout_s=timeout, base_url=target, image=image,
+                         on_worker_failure=on_worker_failure, monitor=monitor)
     result = execute(spec, options)
     raise typer.Exit(conclude(result, percentile))
 
 
 def execute(spec: Path, options: RunOptions) -> RunResult:
-    if options.runner != "local":
-        raise PerforchError(f"runner {options.runner!r} is not available in this build", hint="use --runner local")
-    console.info(f"running {spec} with {options.tool} ({options.runner}); Ctrl-C stops it and keeps the results")
+    where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
+    console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
     with Progress() as progress:
         result = run_scenario(spec, options, progress.update)
     for message in result.warnings:
         console.warn(message)
     for event in result.record.events:
-        console.warn(event)
+        console.warn(event) if _is_problem(event) else console.info(event)
     return result
+
+
+def _is_problem(event: str) -> bool:
+    return any(word in event for word in ("died", "interrupted", "timeout", "stopped", "Ctrl-C", "error"))
 
 
 def conclude(result: RunResult, method: str) -> int:
@@ -66,6 +79,11 @@ def conclude(result: RunResult, method: str) -> int:
     if result.record.status == "interrupted":
         console.warn("the run was interrupted: these numbers cover only part of the planned test")
     return 0 if all_met(verdicts) else 3
+
+
+def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
+    if value not in choices:
+        raise typer.BadParameter(f"choose one of {', '.join(choices)}", param_hint=option)
 
 
 def _check_method(method: str) -> None:
@@ -99,6 +117,8 @@ class Progress:
         p95 = f"p95 {p.p95_ms:.1f} ms (last 10 s)" if p.p95_ms is not None else "p95 -"
         line = (f"[{tick.elapsed_s:5.0f}s / {tick.planned_s:.0f}s]  {p.requests:,} requests  "
                 f"{rate:,.1f} req/s  {errors}  {p95}")
+        if tick.note:
+            line += f"  | {tick.note}"
         if self.live is not None:
             self.live.update(line)
         elif time.monotonic() - self.last_print >= 10:
@@ -108,13 +128,17 @@ class Progress:
 
 def demo(
     tool: str = typer.Option("k6", "--tool", "-t", help="k6, locust or jmeter."),
+    runner: str = typer.Option("local", "--runner", help="local, docker or auto (as for perforch run)."),
+    image: str = typer.Option(None, "--image", help="Container image of the tool for --runner docker."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Where the run directory goes."),
     port: int = typer.Option(0, "--port", help="Port for the demo API (default: a free one)."),
 ) -> None:
     """Start the demo API on 127.0.0.1, run the quickstart scenario against it (~20 s), report."""
     from perforch.demo.server import demo_scenario_path, running_demo_api
 
+    _check_choice(runner, RUNNERS, "--runner")
     with running_demo_api(port) as base_url:
         console.info(f"demo API listening on {base_url}")
-        result = execute(demo_scenario_path(), RunOptions(tool=tool, runs_root=out, base_url=base_url))
+        result = execute(demo_scenario_path(), RunOptions(tool=tool, runner=runner, image=image, runs_root=out,
+                                                           base_url=base_url))
     raise typer.Exit(conclude(result, "linear"))

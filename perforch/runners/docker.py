@@ -297,40 +297,30 @@ class ContainerProcess:
             self.close_logs()
 
 
-def remove_labelled(client, labels: Mapping[str, str] | None = None, only: Sequence[str] | None = None) -> list[str]:  # noqa: ANN001
-    """Remove containers, then networks and volumes, carrying these labels (all perforch's when None).
-    `only`: restrict to these run ids."""
-    wanted = [f"{k}={v}" for k, v in (labels or {}).items()] or [RUN_LABEL]
-    flt = {"label": wanted}
+def remove_labelled(client, labels: Mapping[str, str] | None = None) -> list[str]:  # noqa: ANN001
+    """Remove containers, then networks and volumes, carrying these labels (all of perforch's when None)."""
+    flt = {"label": [f"{k}={v}" for k, v in (labels or {}).items()] or [RUN_LABEL]}
     removed: list[str] = []
-
-    def mine(obj) -> bool:  # noqa: ANN001
-        run = (getattr(obj, "attrs", {}) or {}).get("Labels") or (getattr(obj, "attrs", {}) or {}).get("Config", {}).get("Labels") or {}
-        return only is None or run.get(RUN_LABEL) in only
-
     for container in _safe(lambda: client.containers.list(all=True, filters=flt), []):
-        if mine(container):
-            try:
-                container.remove(force=True, v=True)
-                removed.append(f"container {container.name}")
-            except Exception:
-                pass
+        try:
+            container.remove(force=True, v=True)
+            removed.append(f"container {container.name}")
+        except Exception:
+            pass
     for network in _safe(lambda: client.networks.list(filters=flt), []):
-        if mine(network):
-            for _ in range(3):  # a just-removed container may still hold its endpoint for a moment
-                try:
-                    network.remove()
-                    removed.append(f"network {network.name}")
-                    break
-                except Exception:
-                    time.sleep(0.3)
-    for volume in _safe(lambda: client.volumes.list(filters=flt), []):
-        if mine(volume):
+        for _ in range(3):  # a just-removed container may hold its endpoint for a moment
             try:
-                volume.remove(force=True)
-                removed.append(f"volume {volume.name}")
+                network.remove()
+                removed.append(f"network {network.name}")
+                break
             except Exception:
-                pass
+                time.sleep(0.3)
+    for volume in _safe(lambda: client.volumes.list(filters=flt), []):
+        try:
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
+        except Exception:
+            pass
     return removed
 
 

@@ -17,7 +17,8 @@ from typing import Protocol
 from perforch.runners.local import GRACE_S, ProcessResult
 
 TICK_S = 0.5
-AFTER_MAIN_GRACE_S = 10.0  # how long the others may run on after the main processes ended
+AFTER_MAIN_GRACE_S = 10.0  # after the main processes ended: how long the others get once asked to stop
+AFTER_MAIN_WAIT_S = 2.0  # ... and how long they may first end by themselves (Locust workers do)
 WORKER_FAILURE = ("continue", "stop")
 
 
@@ -119,10 +120,11 @@ def supervise(
     return Supervised(results, interrupted, timed_out, tuple(events), tuple(died), by_policy)
 
 
-def _stop_all(handles: Sequence[Handle], grace_s: float = GRACE_S, wait_first: bool = False) -> None:
+def _stop_all(handles: Sequence[Handle], grace_s: float | None = None, wait_first: bool = False) -> None:
     """SIGINT every process still running, wait up to `grace_s` in total, kill the rest."""
+    grace_s = GRACE_S if grace_s is None else grace_s
     if wait_first:  # e.g. Locust workers quit by themselves once the master is gone
-        deadline = time.monotonic() + min(grace_s, 3.0)
+        deadline = time.monotonic() + min(grace_s, AFTER_MAIN_WAIT_S)
         for h in handles:
             h.wait(max(0.0, deadline - time.monotonic()))
     for h in handles:
