@@ -22,16 +22,41 @@ class SloResult:
     ok: bool
     unit: str  # "ms", "%" or "/s", for display
     note: str = ""
+    op: str = ""  # < <= > >=
+    step: str | None = None
+
+    @property
+    def headroom(self) -> float | None:
+        """How far the observed value is from the limit, as a fraction of the limit: positive on
+        the good side (0.38 = 38% below a `<` limit), negative when the SLO is not met."""
+        if self.observed is None or not self.op or self.threshold == 0:
+            return None
+        if self.op in ("<", "<="):
+            return (self.threshold - self.observed) / self.threshold
+        return (self.observed - self.threshold) / self.threshold
+
+    @property
+    def threshold_text(self) -> str:
+        """The limit as written: 150 ms, 0.1%, 100/s."""
+        if self.unit == "%":
+            return f"{self.threshold * 100:g}%"
+        if self.unit == "/s":
+            return f"{self.threshold:g}/s"
+        return f"{self.threshold:g} ms"
 
     @property
     def observed_text(self) -> str:
         if self.observed is None:
             return "no data"
-        if self.unit == "%":
-            return f"{self.observed * 100:.3g}%"
-        if self.unit == "/s":
-            return f"{self.observed:.1f}/s"
-        return f"{self.observed:.1f} ms" if self.observed >= 10 else f"{self.observed:.3g} ms"
+        return _value_text(self.observed, self.unit)
+
+
+def _value_text(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value * 100:.3g}%"
+    if unit == "/s":
+        return f"{value:.1f}/s"
+    return f"{value:.1f} ms" if value >= 10 else f"{value:.3g} ms"
 
 
 def evaluate_slos(samples: pd.DataFrame, rules: Sequence[SloRule], method: str = "linear",
@@ -46,15 +71,19 @@ def evaluate_slos(samples: pd.DataFrame, rules: Sequence[SloRule], method: str =
         row = by_label.get(OVERALL if rule.step is None else rule.step)
         unit = "%" if rule.metric == "error_rate" else "/s" if rule.metric == "rps" else "ms"
         value = _observed(row, rule) if row else None
-        if row and value is None:  # a percentile the table does not carry
+        if row and value is None and len(samples):  # a percentile the table does not carry
             subset = samples if rule.step is None else samples[samples["label"] == rule.step]
             values = np.sort(subset["latency_ms"].dropna().to_numpy(dtype=float))
             value = percentile(values, rule.percentile, method)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             why = "no requests" if row is None else "no timed requests"
-            results.append(SloResult(rule.display, rule.metric, rule.threshold, None, False, unit, why))
+            if row is not None and not len(samples) and rule.percentile is not None:
+                why = f"the tool did not report {rule.metric}"
+            results.append(SloResult(rule.display, rule.metric, rule.threshold, None, False, unit, why,
+                                     rule.op, rule.step))
         else:
-            results.append(SloResult(rule.display, rule.metric, rule.threshold, float(value), rule.holds(value), unit))
+            results.append(SloResult(rule.display, rule.metric, rule.threshold, float(value), rule.holds(value), unit,
+                                     "", rule.op, rule.step))
     return tuple(results)
 
 

@@ -1,0 +1,240 @@
+"""Time series and distributions over the samples frame: the data behind every chart.
+
+All of it is aggregated (1-second buckets, a few hundred points per step, a fixed grid for the
+distributions), so a 5M-request run charts as fast as a small one. Percentiles per bucket are
+exact over the bucket's requests, with the report's method.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from perforch.analysis.stats import Grouped, group_by_label, segment_percentiles
+
+SERIES_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+SERIES_COLUMNS = ["t_s", "requests", "errors", "rps", "errors_per_s", "avg_ms", *SERIES_PERCENTILES, "max_ms",
+                  "vus", "slowdown", "extra_ms"]
+
+
+def typical_latency(samples: pd.DataFrame, stats: pd.DataFrame) -> np.ndarray:
+    """Per request, the median latency of its step over the whole run (from a step_stats() table)."""
+    labels = samples["label"]
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.astype("category")
+    medians = dict(zip(stats["label"], stats["p50"]))
+    by_code = np.array([medians.get(str(c), np.nan) for c in labels.cat.categories] + [np.nan], dtype=float)
+    return by_code[labels.cat.codes.to_numpy()]
+
+
+def time_series(samples: pd.DataFrame, method: str = "linear", bucket_s: float = 1.0,
+                typical: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per bucket of `bucket_s` seconds from the first to the last request (empty buckets
+    included, with NaN latencies): t_s (bucket start, seconds since the run started), requests,
+    errors, rps, errors_per_s, avg/p50/p90/p95/p99/max latency (ms), vus (most active users seen).
+
+    With `typical` (typical_latency(), one value per request) two columns that do not depend on
+    the mix of steps: slowdown, the geometric mean of latency / its step's median, and extra_ms,
+    the mean of latency − its step's median."""
+    if typical is not None and len(samples) and samples["elapsed_s"].isna().any():
+        typical = typical[samples["elapsed_s"].notna().to_numpy()]
+    samples = _with_time(samples)
+    if not len(samples):
+        return pd.DataFrame(columns=SERIES_COLUMNS)
+    elapsed = samples["elapsed_s"].to_numpy(dtype=float)
+    latency = samples["latency_ms"].to_numpy(dtype=float)
+    failed = ~samples["ok"].to_numpy(dtype=bool)
+    vus = _vus(samples)
+    first = math.floor(np.nanmin(elapsed) / bucket_s)
+    index = np.floor(elapsed / bucket_s).astype(np.int64) - first
+    if len(index) > 1 and (np.diff(index) < 0).any():  # not in time order: gather buckets first
+        order = np.argsort(index, kind="stable")
+        index, latency, failed = index[order], latency[order], failed[order]
+        vus = vus[order] if vus is not None else None
+        typical = typical[order] if typical is not None else None
+    buckets = int(index[-1]) + 1
+    counts = np.bincount(index, minlength=buckets)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    per_bucket = _bucket_latency(latency, index, counts, starts, method)
+    frame = pd.DataFrame({
+        "t_s": (np.arange(buckets) + first) * bucket_s,
+        "requests": counts,
+        "errors": np.bincount(index, weights=failed, minlength=buckets).astype(np.int64),
+    })
+    frame["rps"] = frame["requests"] / bucket_s
+    frame["errors_per_s"] = frame["errors"] / bucket_s
+    for name, values in per_bucket.items():
+        frame[name] = values
+    if vus is not None:
+        frame["vus"] = _bucket_max(vus, counts, starts)
+    else:
+        frame["vus"] = np.nan
+    frame["slowdown"], frame["extra_ms"] = _slowdown(latency, typical, index, buckets)
+    return frame[SERIES_COLUMNS]
+
+
+def _slowdown(latency: np.ndarray, typical: np.ndarray | None, index: np.ndarray,
+              buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    if typical is None:
+        return np.full(buckets, np.nan), np.full(buckets, np.nan)
+    usable = (latency > 0) & (typical > 0)  # False for NaN too
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.where(usable, np.log(np.where(usable, latency, 1.0) / np.where(usable, typical, 1.0)), 0.0)
+        n = np.bincount(index, weights=usable, minlength=buckets)
+        slowdown = np.exp(np.bincount(index, weights=log_ratio, minlength=buckets) / n)
+        extra = np.bincount(index, weights=np.where(usable, latency - typical, 0.0), minlength=buckets) / n
+    return np.where(n > 0, slowdown, np.nan), np.where(n > 0, extra, np.nan)
+
+
+def _with_time(samples: pd.DataFrame) -> pd.DataFrame:
+    """Rows without a time cannot be placed in a bucket (they still count in the step table)."""
+    if len(samples) and samples["elapsed_s"].isna().any():
+        return samples[samples["elapsed_s"].notna()]
+    return samples
+
+
+def _vus(samples: pd.DataFrame) -> np.ndarray | None:
+    if "vus" not in samples.columns:
+        return None
+    vus = samples["vus"].to_numpy(dtype=float, na_value=np.nan)
+    return None if np.isnan(vus).all() else vus
+
+
+def _bucket_max(values: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    out = np.full(len(counts), np.nan)
+    nonempty = counts > 0
+    if nonempty.any():
+        filled = np.where(np.isnan(values), -np.inf, values)
+        peaks = np.maximum.reduceat(filled, starts[nonempty])
+        out[nonempty] = np.where(np.isinf(peaks), np.nan, peaks)
+    return out
+
+
+def _bucket_latency(latency: np.ndarray, index: np.ndarray, counts: np.ndarray, starts: np.ndarray,
+                    method: str) -> dict[str, np.ndarray]:
+    """Sort each bucket on its own (NaN last), then read percentiles off all buckets at once."""
+    ordered = latency.copy()
+    for i in np.flatnonzero(counts > 1):
+        ordered[starts[i]:starts[i] + counts[i]].sort()
+    nan = np.isnan(latency)
+    timed = counts - np.bincount(index, weights=nan, minlength=len(counts)).astype(np.int64)
+    qs = segment_percentiles(ordered, starts, timed, list(SERIES_PERCENTILES.values()), method)
+    sums = np.bincount(index, weights=np.where(nan, 0.0, latency), minlength=len(counts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(timed > 0, sums / timed, np.nan)
+    last = np.clip(starts + timed - 1, 0, max(len(ordered) - 1, 0))
+    peak = np.where(timed > 0, ordered[last] if len(ordered) else np.nan, np.nan)
+    out = {"avg_ms": avg, "max_ms": peak}
+    out.update({name: qs[:, i] for i, name in enumerate(SERIES_PERCENTILES)})
+    return out
+
+
+def step_series(samples: pd.DataFrame, method: str = "linear", max_points: int = 240,
+                grouped: Grouped | None = None) -> pd.DataFrame:
+    """Per step over time, in buckets of a whole number of seconds chosen so that each step has at
+    most `max_points` points: label, t_s, bucket_s, requests, p50, p95 (ms)."""
+    columns = ["label", "t_s", "bucket_s", "requests", "p50", "p95"]
+    if len(samples) and samples["elapsed_s"].isna().any():
+        samples, grouped = _with_time(samples), None
+    if not len(samples):
+        return pd.DataFrame(columns=columns)
+    elapsed = samples["elapsed_s"].to_numpy(dtype=float)
+    span = float(np.nanmax(elapsed) - np.nanmin(elapsed))
+    bucket_s = float(max(1, math.ceil(span / max_points)))
+    first = math.floor(np.nanmin(elapsed) / bucket_s)
+    grouped = grouped or group_by_label(samples)
+    index = (np.floor(elapsed / bucket_s).astype(np.int64) - first)[grouped.order]
+    latency = samples["latency_ms"].to_numpy(dtype=float)[grouped.order]
+    parts = []
+    for i, name in enumerate(grouped.names):
+        lo, hi = grouped.bounds[i], grouped.bounds[i + 1]
+        if hi <= lo:
+            continue
+        idx, lat = index[lo:hi], latency[lo:hi]
+        if (np.diff(idx) < 0).any():
+            order = np.argsort(idx, kind="stable")
+            idx, lat = idx[order], lat[order]
+        buckets = int(idx[-1]) + 1
+        counts = np.bincount(idx, minlength=buckets)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        values = _bucket_latency(lat, idx, counts, starts, method)
+        keep = counts > 0
+        parts.append(pd.DataFrame({
+            "label": name, "t_s": ((np.arange(buckets) + first) * bucket_s)[keep], "bucket_s": bucket_s,
+            "requests": counts[keep], "p50": values["p50"][keep], "p95": values["p95"][keep],
+        }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | None = None) -> pd.DataFrame:
+    """Cumulative distribution of latency per step on a shared log-spaced grid:
+    label, latency_ms, share (fraction of the step's timed requests at or below latency_ms)."""
+    columns = ["label", "latency_ms", "share"]
+    latency = samples["latency_ms"].to_numpy(dtype=float) if len(samples) else np.array([])
+    timed = latency[~np.isnan(latency)]
+    if not len(timed):
+        return pd.DataFrame(columns=columns)
+    positive = timed[timed > 0]
+    low = max(float(positive.min()) if len(positive) else 0.01, 0.01)
+    high = max(float(timed.max()), low * 1.01)
+    grid = np.geomspace(low, high, points)
+    grouped = grouped or group_by_label(samples)
+    by_label = latency[grouped.order]
+    parts = []
+    for i, name in enumerate(grouped.names):
+        values = by_label[grouped.bounds[i]:grouped.bounds[i + 1]]
+        values = np.sort(values[~np.isnan(values)])
+        if len(values):
+            share = np.searchsorted(values, grid, side="right") / len(values)
+            parts.append(pd.DataFrame({"label": name, "latency_ms": grid, "share": share}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def step_load_profile(samples: pd.DataFrame, method: str = "linear", max_levels: int = 30,
+                      grouped: Grouped | None = None) -> pd.DataFrame:
+    """Per step and load level (the active users each request saw): label, users, requests, p50,
+    p95 (ms). Levels are the distinct user counts, or `max_levels` equal bins when there are more."""
+    columns = ["label", "users", "requests", "p50", "p95"]
+    vus = _vus(samples) if len(samples) else None
+    if vus is None:
+        return pd.DataFrame(columns=columns)
+    known = ~np.isnan(vus)
+    distinct = np.unique(vus[known])
+    if len(distinct) < 2:
+        return pd.DataFrame(columns=columns)
+    level = np.full(len(vus), -1, dtype=np.int64)
+    if len(distinct) <= max_levels:
+        level[known] = np.searchsorted(distinct, vus[known])
+        centers = distinct
+    else:
+        edges = np.linspace(distinct[0], distinct[-1], max_levels + 1)
+        level[known] = np.clip(np.searchsorted(edges, vus[known], side="right") - 1, 0, max_levels - 1)
+        centers = None
+    grouped = grouped or group_by_label(samples)
+    level = level[grouped.order]
+    latency = samples["latency_ms"].to_numpy(dtype=float)[grouped.order]
+    users = vus[grouped.order]
+    parts = []
+    for i, name in enumerate(grouped.names):
+        lo, hi = grouped.bounds[i], grouped.bounds[i + 1]
+        lv, lat, us = level[lo:hi], latency[lo:hi], users[lo:hi]
+        keep = lv >= 0
+        lv, lat, us = lv[keep], lat[keep], us[keep]
+        if not len(lv):
+            continue
+        order = np.argsort(lv, kind="stable")
+        lv, lat, us = lv[order], lat[order], us[order]
+        counts = np.bincount(lv, minlength=len(centers) if centers is not None else max_levels)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        values = _bucket_latency(lat, lv, counts, starts, method)
+        sums = np.bincount(lv, weights=us, minlength=len(counts))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_users = sums / counts
+        at = centers if centers is not None else mean_users
+        present = counts > 0
+        parts.append(pd.DataFrame({"label": name, "users": np.asarray(at, dtype=float)[present],
+                                   "requests": counts[present], "p50": values["p50"][present],
+                                   "p95": values["p95"][present]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
