@@ -7,11 +7,9 @@ from pathlib import Path
 
 import typer
 
-from perforch.analysis.slo import all_met, evaluate_slos
-from perforch.analysis.stats import METHODS, step_stats
+from perforch.analysis.stats import METHODS
 from perforch.cli import console, show
 from perforch.pipeline import RUNNERS, WORKER_FAILURE, RunOptions, RunResult, Tick, run_scenario
-from perforch.spec.slo import rules_from_record
 
 
 def register(app: typer.Typer) -> None:
@@ -66,19 +64,16 @@ def _is_problem(event: str) -> bool:
     return any(word in event for word in ("died", "interrupted", "timeout", "stopped", "Ctrl-C", "error"))
 
 
-def conclude(result: RunResult, method: str) -> int:
-    """Print the numbers and return the exit code: 3 when an SLO is not met."""
-    stats = step_stats(result.samples, method) if len(result.samples.columns) else step_stats(result.samples.iloc[:0])
-    show.step_table(stats, method)
-    rules = rules_from_record(result.record.slos)
-    verdicts = evaluate_slos(result.samples, rules, method, stats) if len(result.samples.columns) else ()
-    if verdicts:
-        console.info("SLO MET" if all_met(verdicts) else "SLO NOT MET")
-        show.slo_lines(verdicts)
-    show.run_footer(result.run_dir)
+def conclude(result: RunResult, method: str, baseline: Path | None = None) -> int:
+    """Write every report into the run directory, print the headline and the report paths, and
+    return the exit code: 3 when an SLO is not met (or the baseline comparison finds a regression)."""
+    from perforch.report import write_reports
+
+    report = write_reports(result.run_dir, percentile=method, baseline=baseline)
+    show.report(report)
     if result.record.status == "interrupted":
         console.warn("the run was interrupted: these numbers cover only part of the planned test")
-    return 0 if all_met(verdicts) else 3
+    return report.exit_code
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:

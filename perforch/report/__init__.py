@@ -1,0 +1,238 @@
+"""The report room's door: write_reports(run_dir, ...) and compare_dirs(base, new).
+
+write_reports reads a run directory (run.json, samples.parquet, aggregates.parquet and
+system.parquet when present), analyses it once and writes report.md, report.html (charts embedded),
+junit.xml and summary.json beside it, plus charts/*.png. It knows no tool: every run directory gets
+the same report. Missing or damaged data files become problems the report states, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perforch import store
+from perforch.analysis.compare import Comparison, compare_runs
+from perforch.analysis.run import RunAnalysis, analyze_run
+from perforch.analysis.slo import SloResult
+from perforch.analysis.stats import METHODS
+from perforch.errors import ReportError
+from perforch.report.load import LoadedRun, load_run
+from perforch.report.view import MET, NOT_MET, build_view, headline, verdict
+from perforch.spec.slo import rules_from_record
+
+FORMATS = ("md", "html", "junit", "json")
+FILES = {"md": "report.md", "html": "report.html", "junit": "junit.xml", "json": "summary.json"}
+EXIT_OK, EXIT_FAILED = 0, 3
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    run_dir: Path
+    paths: Mapping[str, Path]  # format -> file written
+    slos: tuple[SloResult, ...]
+    verdict: str  # SLO MET | SLO NOT MET | NO SLOS DECLARED
+    headline: str
+    problems: tuple[str, ...]  # what was missing or damaged
+    comparison: Comparison | None = None
+    compare_notes: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds
+    analysis: RunAnalysis | None = None
+
+    @property
+    def all_met(self) -> bool:
+        return all(s.ok for s in self.slos)
+
+    @property
+    def regression(self) -> bool:
+        return self.comparison is not None and self.comparison.has_regression
+
+    @property
+    def exit_code(self) -> int:
+        """3 when an SLO is not met or the baseline comparison found a regression."""
+        return EXIT_FAILED if (not self.all_met or self.regression) else EXIT_OK
+
+
+def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ReportError(f"unknown report format {', '.join(unknown) or repr(text)}",
+                          hint=f"choose from {','.join(FORMATS)} (comma-separated)")
+    return formats
+
+
+def write_reports(run_dir: Path, formats: Iterable[str] = FORMATS, percentile: str = "linear",
+                  baseline: Path | None = None, *, min_effect: float = 0.10, alpha: float = 0.01,
+                  step_summary: Path | None | bool = True) -> ReportResult:
+    """Write the reports into `run_dir`. `step_summary`: True appends report.md to the file named by
+    $GITHUB_STEP_SUMMARY when it is set; a Path appends there; False/None does not."""
+    formats = parse_formats(formats)
+    if percentile not in METHODS:
+        raise ReportError(f"unknown percentile method {percentile!r}", hint=f"use one of {', '.join(METHODS)}")
+    run_dir = Path(run_dir)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    loaded = load_run(run_dir)
+    lap("read")
+    analysis = analyze(loaded, percentile)
+    lap("analysis")
+    comparison, base_record, notes = None, None, ()
+    if baseline is not None:
+        base = load_run(Path(baseline))
+        comparison, notes = compare_loaded(base, loaded, percentile, min_effect, alpha)
+        base_record = base.record
+        lap("compare")
+    charts = ()
+    if "html" in formats or "md" in formats:
+        from perforch.report.charts import render_charts
+
+        charts = render_charts(analysis)
+        chart_dir = run_dir / "charts"
+        chart_dir.mkdir(exist_ok=True)
+        for old in chart_dir.glob("*.png"):
+            old.unlink()
+        for chart in charts:
+            (chart_dir / f"{chart.name}.png").write_bytes(chart.png)
+        lap("charts")
+    view = build_view(loaded.record, analysis, charts, comparison, base_record, notes, generated_at=store.utc_now())
+    paths: dict[str, Path] = {}
+    summary_md = None
+    if "md" in formats:
+        from perforch.report.render import render_markdown
+
+        paths["md"] = _write(run_dir / FILES["md"], render_markdown(view))
+        summary_md = render_markdown(view, with_charts=False)
+        lap("markdown")
+    if "html" in formats:
+        from perforch.report.render import render_html
+
+        paths["html"] = _write(run_dir / FILES["html"], render_html(view))
+        lap("html")
+    if "junit" in formats:
+        from perforch.report.junit import render_junit
+
+        paths["junit"] = _write(run_dir / FILES["junit"], render_junit(loaded.record, analysis, comparison,
+                                                                       view["headline"]))
+        lap("junit")
+    if "json" in formats:
+        from perforch.report.summary import render_summary
+
+        files = {fmt: str(p.relative_to(run_dir)) for fmt, p in paths.items()}
+        files["json"] = FILES["json"]
+        files["charts"] = [f"charts/{c.name}.png" for c in charts]
+        paths["json"] = _write(run_dir / FILES["json"], render_summary(loaded.record, analysis, view["verdict"],
+                                                                       comparison, base_record, files))
+        lap("json")
+    target = _step_summary_path(step_summary)
+    if target is not None:
+        if summary_md is None:
+            from perforch.report.render import render_markdown
+
+            summary_md = render_markdown(view, with_charts=False)
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(summary_md + "\n")
+    return ReportResult(run_dir, paths, analysis.slos, verdict(analysis), headline(analysis), analysis.problems,
+                        comparison, tuple(notes), timings, analysis)
+
+
+def analyze(loaded: LoadedRun, percentile: str = "linear") -> RunAnalysis:
+    record = loaded.record
+    problems = list(loaded.problems)
+    try:
+        rules = rules_from_record(record.slos)
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the SLOs in run.json cannot be read ({exc}); none were judged")
+        rules = ()
+    return analyze_run(loaded.samples, rules, percentile, aggregates=loaded.aggregates, system=loaded.system,
+                       model=load_model(record.load), planned_duration_s=record.planned_duration_s,
+                       interrupted=record.status == "interrupted", problems=problems)
+
+
+def load_model(load: str) -> str | None:
+    """closed / open / None from the run's load description ("ramping-vus: ...")."""
+    profile = load.split(":", 1)[0].strip()
+    if profile in ("constant-vus", "ramping-vus", "iterations"):
+        return "closed"
+    if profile in ("constant-arrival-rate", "ramping-arrival-rate"):
+        return "open"
+    return None
+
+
+def compare_loaded(base: LoadedRun, new: LoadedRun, percentile: str = "linear", min_effect: float = 0.10,
+                   alpha: float = 0.01) -> tuple[Comparison, tuple[str, ...]]:
+    notes = list(metadata_notes(base.record, new.record))
+    for which, run in (("baseline", base), ("new run", new)):
+        for problem in run.problems:
+            notes.append(f"{which}: {problem}")
+        if not len(run.samples):
+            notes.append(f"the {which} has no per-request samples: its steps are not comparable")
+    comparison = compare_runs(base.samples, new.samples, percentile, min_effect=min_effect, alpha=alpha)
+    return comparison, tuple(notes)
+
+
+def metadata_notes(base: store.RunRecord, new: store.RunRecord) -> tuple[str, ...]:
+    """What differs between two runs beyond the code under test (pyperf refuses; we warn)."""
+    notes = []
+    if base.tool != new.tool:
+        notes.append(f"the runs used different tools ({base.tool} vs {new.tool}), which define response time "
+                     "differently")
+    if base.scenario_sha256 and new.scenario_sha256 and base.scenario_sha256 != new.scenario_sha256:
+        notes.append("the scenario file changed between the runs")
+    if base.load and new.load and base.load != new.load:
+        notes.append(f"the load differs: {base.load!r} vs {new.load!r}")
+    if base.host != new.host:
+        notes.append(f"the runs were made on different hosts ({base.host} vs {new.host})")
+    return tuple(notes)
+
+
+@dataclass(frozen=True, slots=True)
+class CompareResult:
+    base: store.RunRecord
+    new: store.RunRecord
+    comparison: Comparison
+    notes: tuple[str, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILED if self.comparison.has_regression else EXIT_OK
+
+
+def compare_dirs(base_dir: Path, new_dir: Path, percentile: str = "linear", min_effect: float = 0.10,
+                 alpha: float = 0.01) -> CompareResult:
+    if percentile not in METHODS:
+        raise ReportError(f"unknown percentile method {percentile!r}", hint=f"use one of {', '.join(METHODS)}")
+    base, new = load_run(Path(base_dir)), load_run(Path(new_dir))
+    comparison, notes = compare_loaded(base, new, percentile, min_effect, alpha)
+    return CompareResult(base.record, new.record, comparison, notes)
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _step_summary_path(option: Path | None | bool) -> Path | None:
+    if option is True:
+        value = os.environ.get("GITHUB_STEP_SUMMARY")
+        return Path(value) if value else None
+    if option in (False, None):
+        return None
+    return Path(option)
+
+
+__all__ = ["FORMATS", "MET", "NOT_MET", "CompareResult", "ReportResult", "compare_dirs", "parse_formats",
+           "write_reports"]
