@@ -58,7 +58,8 @@ class K6Adapter:
     def command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
         raw = launch.raw_dir
         suffix = "" if launch.worker is None else f"-{launch.worker}"
-        argv = [launch.binary, "run", "--quiet", "--no-color",
+        # --address: k6's REST API on a free port, so parallel k6 processes never fight over 6565.
+        argv = [launch.binary, "run", "--quiet", "--no-color", "--address", "127.0.0.1:0",
                 "--out", f"csv={raw / f'k6{suffix}.csv'}",
                 "--summary-export", str(raw / f"summary{suffix}.json"),
                 "--system-tags", SYSTEM_TAGS]
