@@ -1,0 +1,1 @@
+"""The Locust adapter: locustfile generation, command line, per-request samples, CSV ingest."""

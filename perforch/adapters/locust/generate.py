@@ -1,0 +1,392 @@
+"""Scenario -> a readable locustfile (plus perforch's two runtime modules beside it).
+
+Every string from the scenario enters the file through `pystr()`: an ASCII-only, double-quoted
+Python string literal (quotes, backslashes, newlines and non-ASCII escaped), so it stays data.
+Templates become concatenations of such literals and lookups (`v["token"]`, `row_users["email"]`,
+`ENV["API_KEY"]`); nothing the user wrote is ever code.
+
+Layout: one User class per flow (FastHttpUser, or HttpUser with tools.locust.user_class: http),
+its weight, its share of the load (spec/split.py, the same split as k6), its steps as literal
+`Step` records, and one task that runs the whole flow per iteration. A `FlowShape` drives the
+users (closed model) or the pacing of iteration starts (arrival rates); see
+runtime/perforch_locust.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from importlib import resources
+
+from perforch import __version__
+from perforch.adapters.base import Script
+from perforch.spec import model as m
+from perforch.spec.split import split_load
+from perforch.spec.template import Ref, literal_text, parse_template
+from perforch.spec.units import format_duration
+
+LOCUSTFILE = "locustfile.py"
+RUNTIME = ("perforch_locust.py", "perforch_wire.py")
+# One Locust process (FastHttpUser) managed ~1 200 requests/s on this project's 2-core test box.
+REQUESTS_PER_PROCESS = 1000
+
+
+def pystr(text: str) -> str:
+    """A double-quoted, ASCII-only Python string literal for any text."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def py(value: object) -> str:
+    """A Python literal for plain data (YAML scalars, lists, mappings)."""
+    if isinstance(value, str):
+        return pystr(value)
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({pystr(str(value))})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(py(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(py(v) for v in value) + "]"
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def generate(scenario: m.Scenario) -> Script:
+    gen = _Generator(scenario)
+    files = {LOCUSTFILE: gen.locustfile()}
+    for name in RUNTIME:
+        files[name] = resources.files(__package__).joinpath("runtime", name).read_text(encoding="utf-8")
+    data_files = {f"data/{name}.csv": src.path for name, src in scenario.data.items()}
+    headers = {f"data/{name}.csv": tuple(src.columns) for name, src in scenario.data.items() if src.columns}
+    return Script(tool="locust", entry=LOCUSTFILE, files=files, data_files=data_files,
+                  data_headers=headers, warnings=tuple(gen.warnings))
+
+
+def class_name(flow: m.Flow) -> str:
+    """Flow names are identifiers with - allowed: shopper -> Shopper, check-out -> CheckOut."""
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]+", flow.name) if part)
+    return name if name not in {"FlowShape", "FlowUser", "Step", "Load"} else name + "Flow"
+
+
+class _Generator:
+    def __init__(self, scenario: m.Scenario) -> None:
+        self.s = scenario
+        self.warnings: list[str] = []
+        self.helpers: set[str] = set()
+        self.data_names = _unique_idents(list(scenario.data))
+        names: list[str] = []
+        for flow in scenario.flows:
+            name = class_name(flow)
+            while name in names:
+                name += "_"
+            names.append(name)
+        self.class_names = dict(zip((f.name for f in scenario.flows), names))
+
+    # -- the file ------------------------------------------------------------------------------
+
+    def locustfile(self) -> str:
+        s = self.s
+        loads = split_load(s.load, [f.weight for f in s.flows])
+        classes = [self._flow(flow, load) for flow, load in zip(s.flows, loads)]  # first: collects helpers
+        user_base = "HttpUser" if s.tools.locust.user_class == "http" else "FastHttpUser"
+        runtime = sorted({"FlowShape", "FlowUser", "Step", "read_env", *self.helpers & _RUNTIME_NAMES})
+        wire = sorted(self.helpers & _WIRE_NAMES)
+        out = [
+            f"# Generated by perforch {__version__} from scenario {pystr(s.name)}.",
+            "# Regenerate with `perforch generate SCENARIO --tool locust` rather than editing.",
+            "# Values from the scenario appear only as Python literals: data, never code.",
+            "# Run alone: locust -f locustfile.py --headless  (perforch run adds --csv, --perforch-samples)",
+            f"from locust import {user_base}, task",
+            "",
+            f"from perforch_locust import {', '.join(runtime)}",
+        ]
+        if wire:
+            out.append(f"from perforch_wire import {', '.join(wire)}")
+        env_names = list(s.env_names)
+        out += [
+            "",
+            f"BASE_URL = {pystr(s.target.base_url)}",
+            f"TIMEOUT_S = {py(float(s.target.timeout))}",
+            "# ${env.NAME} values, read from the environment when the test starts; never written anywhere.",
+            f"ENV = read_env({py(env_names)})",
+            "VARS = {" + ", ".join(f"{pystr(k)}: {self._template(v)}" for k, v in s.variables.items()) + "}",
+            f"HEADERS = {self._headers_expr(s.target.headers, None, {})}",
+        ]
+        for name, source in s.data.items():
+            out.append(f"DATA_{self.data_names[name]} = DataFile({pystr(f'data/{name}.csv')}, "
+                       f"order={pystr(source.order)})")
+        for text in classes:
+            out += ["", text]
+        flows = ", ".join(self.class_names[f.name] for f in s.flows)
+        out += [
+            "",
+            "",
+            "class Load(FlowShape):",
+            f'    """{_describe(s.load)}; each flow gets its share by weight (the split k6 gets)."""',
+            "",
+            f"    flows = ({flows}{',' if len(s.flows) == 1 else ''})",
+        ]
+        self._check_capacity(loads)
+        return "\n".join(out) + "\n"
+
+    # -- one flow ------------------------------------------------------------------------------
+
+    def _flow(self, flow: m.Flow, load: m.Load | None) -> str:
+        name = self.class_names[flow.name]
+        user_base = "HttpUser" if self.s.tools.locust.user_class == "http" else "FastHttpUser"
+        walk = flow.walk()
+        lines = [
+            "",
+            f"class {name}(FlowUser, {user_base}):",
+            f'    """Flow {pystr(flow.name)}: each iteration runs its steps in order, thinking after each."""',
+            "",
+            f"    flow = {pystr(flow.name)}",
+            f"    weight = {flow.weight}",
+            "    host = BASE_URL",
+            "    timeout_s = network_timeout = connection_timeout = TIMEOUT_S",
+        ]
+        if load is None:
+            self.warnings.append(
+                f"flow {flow.name!r} gets no users with this load (weights split whole users); "
+                "raise the number of users or its weight"
+            )
+            lines.append("    load = None  # no users: the weights split whole users and this flow got none")
+        else:
+            lines.append(f"    load = {self._load(load)}")
+            if getattr(load, "pre_allocated_vus", None) is not None:
+                self.warnings.append(
+                    f"flow {flow.name!r}: Locust starts all max_vus users up front; "
+                    "pre_allocated_vus is not used (the iteration rate is the same)"
+                )
+        lines.append("    steps = (")
+        for groups, step in walk:
+            lines += _wrapped("        ", "Step", self._step_record(step, groups), ",")
+        lines.append("    )")
+        used = {ref.namespace for _, text, f in self.s.templates() if f is flow
+                for ref in parse_template(text) if isinstance(ref, Ref)}
+        lines += ["", "    @task", "    def iteration(self):", "        with self.start_iteration() as i:",
+                  "            v = dict(VARS)  # variables, then extracted values"]
+        for data_name in self.s.data:
+            if data_name in used:
+                ident = self.data_names[data_name]
+                lines.append(f"            row_{ident} = DATA_{ident}.row(i)")
+        self.helpers.update({"DataFile"} if self.s.data else set())
+        current: tuple[str, ...] = ()
+        for index, (groups, step) in enumerate(walk):
+            if groups != current:
+                if groups:
+                    lines.append(f"            # group {' > '.join(pystr(g) for g in groups)}")
+                current = groups
+            lines += self._step(flow, step, index)
+        return "\n".join(lines)
+
+    def _step_record(self, step: m.Step, groups: tuple[str, ...]) -> list[str]:
+        args = [pystr(step.label), pystr(step.method)]
+        if step.expect.status is not None:
+            args.append(f"status={py(list(step.expect.statuses))}")
+        contains = step.expect.body_contains
+        if contains is not None:
+            if all(isinstance(p, str) for p in parse_template(contains)):
+                args.append(f"contains={pystr(literal_text(contains))}")
+                if literal_text(contains) != contains:
+                    args.append(f"contains_text={pystr(contains)}")
+            else:
+                args.append(f"contains_text={pystr(contains)}")
+        if step.expect.json_equals:
+            checks = [(path, _keys(path), want) for path, want in step.expect.json_equals.items()]
+            args.append(f"json={py(checks)}")
+        if step.extract:
+            spec = {}
+            for var, how in step.extract.items():
+                spec[var] = (("json", how.json_keys) if how.kind == "json" else
+                             ("regex", how.regex, how.group) if how.kind == "regex" else ("header", how.header))
+            args.append(f"extract={py(spec)}")
+        if groups:
+            args.append(f"group={pystr('::'.join(groups))}")
+        if step.timeout is not None:
+            args.append(f"timeout_s={py(float(step.timeout))}")
+        return args
+
+    def _step(self, flow: m.Flow, step: m.Step, index: int) -> list[str]:
+        pad = "            "
+        url = f"BASE_URL + {self._template(step.path)}"
+        if step.query:
+            self.helpers.add("with_query")
+            url = f"with_query({url}, {self._pairs(step.query)})"
+        extra: dict[str, str] = {}
+        body = None
+        if step.json_body is not None:
+            self.helpers.add("json_text")
+            body = f"json_text({self._json(step.json_body)})"
+            extra["Content-Type"] = "application/json"
+        elif step.form is not None:
+            self.helpers.add("encode_pairs")
+            body = f"encode_pairs({self._pairs(step.form)})"
+            extra["Content-Type"] = "application/x-www-form-urlencoded"
+        elif step.body is not None:
+            body = self._template(step.body)
+        args = [f"self.steps[{index}]", "v", url, self._headers_expr(step.headers, flow, extra)]
+        if body is not None:
+            args.append(f"body={body}")
+        contains = step.expect.body_contains
+        if contains is not None and not all(isinstance(p, str) for p in parse_template(contains)):
+            args.append(f"contains={self._template(contains)}")
+        lines = [f"{pad}# step {pystr(step.label)}"]
+        if step.extract:
+            lines += _wrapped(pad, "if not self.send", args, ":")
+            lines.append(f"{pad}    return  # an extraction failed: end this iteration")
+        else:
+            lines += _wrapped(pad, "self.send", args, "")
+        low, high = flow.think_after(step)
+        if high > 0:
+            lines.append(f"{pad}self.think({low:g}, {high:g})")
+        return lines
+
+    # -- load ----------------------------------------------------------------------------------
+
+    def _load(self, load: m.Load) -> str:
+        if isinstance(load, m.ConstantVus):
+            self.helpers.add("RampingUsers")
+            return f"RampingUsers(start={load.vus}, stages=[({py(float(load.duration))}, {load.vus})])"
+        if isinstance(load, m.RampingVus):
+            self.helpers.add("RampingUsers")
+            stages = ", ".join(f"({py(float(s.duration))}, {s.target})" for s in load.stages)
+            return f"RampingUsers(start={load.start_vus}, stages=[{stages}])"
+        if isinstance(load, m.Iterations):
+            self.helpers.add("Iterations")
+            return f"Iterations(total={load.iterations}, users={load.vus}, max_duration={py(float(load.max_duration))})"
+        self.helpers.add("ArrivalRate")
+        if isinstance(load, m.ConstantArrivalRate):
+            start, stages = load.rate, [(load.duration, load.rate)]
+        else:
+            start, stages = load.start_rate, [(s.duration, s.target) for s in load.stages]
+        text = ", ".join(f"({py(float(d))}, {_rate(r)})" for d, r in stages)
+        return f"ArrivalRate(start={_rate(start)}, stages=[{text}], max_users={load.max_vus})"
+
+    def _check_capacity(self, loads: list[m.Load | None]) -> None:
+        peak = 0.0
+        for flow, load in zip(self.s.flows, loads):
+            if isinstance(load, (m.ConstantArrivalRate, m.RampingArrivalRate)):
+                rates = [load.rate] if isinstance(load, m.ConstantArrivalRate) else \
+                    [load.start_rate, *(s.target for s in load.stages)]
+                peak += max(rates) * len(flow.walk())
+        if peak > REQUESTS_PER_PROCESS:
+            self.warnings.append(
+                f"this arrival rate asks about {peak:.0f} requests/s; one Locust process manages about "
+                f"{REQUESTS_PER_PROCESS} with FastHttpUser: use --workers, or expect dropped iterations"
+            )
+
+    # -- values --------------------------------------------------------------------------------
+
+    def _template(self, text: str) -> str:
+        pieces = []
+        for part in parse_template(text):
+            if isinstance(part, str):
+                pieces.append(pystr(part))
+            elif part.namespace == "env":
+                pieces.append(f"ENV[{pystr(part.key)}]")
+            elif part.namespace is not None:
+                pieces.append(f"row_{self.data_names[part.namespace]}[{pystr(part.key)}]")
+            else:
+                pieces.append(f"v[{pystr(part.name)}]")
+        return " + ".join(pieces) if pieces else '""'
+
+    def _pairs(self, pairs: dict) -> str:
+        items = [f"({self._template(str(k))}, {self._scalar(v)})" for k, v in pairs.items()]
+        return "[" + ", ".join(items) + "]"
+
+    def _scalar(self, value: object) -> str:
+        # Non-string YAML scalars go on the wire in their JSON spelling (true, 1, 1.5), as in k6.
+        return self._template(value) if isinstance(value, str) else pystr(json.dumps(value))
+
+    def _json(self, value: object) -> str:
+        if isinstance(value, str):
+            return self._template(value)
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{self._template(str(k))}: {self._json(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(self._json(v) for v in value) + "]"
+        return py(value)
+
+    def _headers_expr(self, headers: dict[str, str], flow: m.Flow | None, extra: dict[str, str]) -> str:
+        taken = {h.lower() for h in headers} | {h.lower() for h in self.s.target.headers}
+        items = [f"{pystr(k)}: {pystr(v)}" for k, v in extra.items() if k.lower() not in taken]
+        items += [f"{self._template(k)}: {self._template(v)}" for k, v in headers.items()]
+        if flow is None:  # the target's defaults
+            return "{" + ", ".join(items) + "}"
+        return "{**HEADERS, " + ", ".join(items) + "}" if items else "HEADERS"
+
+
+_RUNTIME_NAMES = {"ArrivalRate", "DataFile", "Iterations", "RampingUsers", "read_env"}
+_WIRE_NAMES = {"encode_pairs", "json_text", "with_query"}
+
+
+LINE = 110
+
+
+def _wrapped(pad: str, head: str, args: list[str], tail: str) -> list[str]:
+    """`head(a, b)tail` on one line, or else the first two arguments on a line and one per line after."""
+    one = f"{pad}{head}({', '.join(args)}){tail}"
+    if len(one) <= LINE:
+        return [one]
+    first = [f"{pad}    {', '.join(args[:2])},"]
+    if len(first[0]) > LINE:
+        first = [f"{pad}    {a}," for a in args[:2]]
+    return [f"{pad}{head}(", *first, *(f"{pad}    {a}," for a in args[2:]), f"{pad}){tail}"]
+
+
+def _keys(path: str) -> tuple:
+    from perforch.spec.jsonpath import parse_json_path
+
+    return parse_json_path(path)
+
+
+def _rate(rate: float) -> str:
+    return py(float(rate))
+
+
+def _describe(load: m.Load) -> str:
+    if isinstance(load, m.ConstantVus):
+        return f"{load.vus} users for {format_duration(load.duration)}"
+    if isinstance(load, m.RampingVus):
+        steps = " -> ".join(f"{s.target} in {format_duration(s.duration)}" for s in load.stages)
+        return f"users from {load.start_vus}: {steps}"
+    if isinstance(load, m.ConstantArrivalRate):
+        return f"{load.rate:g} iterations/s for {format_duration(load.duration)} (up to {load.max_vus} users)"
+    if isinstance(load, m.RampingArrivalRate):
+        steps = " -> ".join(f"{s.target:g}/s in {format_duration(s.duration)}" for s in load.stages)
+        return f"iterations/s from {load.start_rate:g}: {steps} (up to {load.max_vus} users)"
+    return f"{load.iterations} iterations by {load.vus} users (at most {format_duration(load.max_duration)})"
+
+
+def _unique_idents(names: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in names:
+        ident = re.sub(r"\W", "_", name)
+        while ident in out.values():
+            ident += "_"
+        out[name] = ident
+    return out
