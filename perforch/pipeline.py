@@ -80,6 +80,14 @@ def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick],
     adapter = get_adapter(options.tool)
     runner = choose_runner(options.runner, adapter, options.binary)
     execution = Execution(scenario, adapter, options, runner, spec_path.parent)
+    try:
+        return _run(execution, spec_path, scenario, adapter, options, runner, on_tick)
+    finally:
+        execution.close()
+
+
+def _run(execution, spec_path: Path, scenario: Scenario, adapter: Adapter, options: RunOptions, runner: str,  # noqa: ANN001
+         on_tick: Callable[[Tick], None] | None) -> RunResult:
     execution.prepare()  # before any run directory: a missing tool/image/engine/target is a plain error
     if scenario.target.start is None:
         check_reachable(scenario.target.base_url)

@@ -67,30 +67,22 @@ class ProcessTree:
 
 
 class ContainerStats:
-    """The Docker stats stream of one container (a sample about once a second)."""
+    """One container through the Docker stats API: a one-shot reading per sample, CPU from the
+    difference to the previous reading (so every HTTP response is read to its end and closed)."""
 
     def __init__(self, container) -> None:  # noqa: ANN001
         self.container = container
-        self.latest: tuple[float, int] | None = None
-        self._fresh = False
-        self._thread = threading.Thread(target=self._read, daemon=True, name=f"stats-{container.name}")
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for stats in self.container.stats(stream=True, decode=True):
-                value = container_usage(stats)
-                if value is not None:
-                    self.latest = value
-                    self._fresh = True
-        except Exception:  # the container went away
-            return
+        self._previous: dict | None = None
 
     def sample(self) -> tuple[float, int] | None:
-        if not self._fresh:
+        try:
+            stats = self.container.client.api.stats(self.container.id, stream=False, one_shot=True)
+        except Exception:  # the container went away
             return None
-        self._fresh = False
-        return self.latest
+        previous, self._previous = self._previous, stats
+        if previous is None or not stats.get("cpu_stats"):
+            return None
+        return container_usage({**stats, "precpu_stats": previous.get("cpu_stats") or {}})
 
 
 def container_usage(stats: dict) -> tuple[float, int] | None:
@@ -137,6 +129,7 @@ class SystemMonitor:
 
     def add_container(self, target: str, container) -> None:  # noqa: ANN001
         stats = ContainerStats(container)
+        stats.sample()  # the first reading is the baseline for CPU
         with self._lock:
             self._sources[target] = stats.sample
 

@@ -47,17 +47,35 @@ def connect(timeout_s: float = ENGINE_TIMEOUT_S):  # noqa: ANN201
         import docker
     except ImportError:  # pragma: no cover - a dependency of perforch
         raise DockerUnavailable("the docker Python package is missing", hint="pip install docker") from None
+    where = os.environ.get("DOCKER_HOST") or "the default socket (/var/run/docker.sock)"
+    hint = ("start Docker (e.g. `sudo systemctl start docker`), check DOCKER_HOST and your access to the socket, "
+            "or install the tool and use --runner local")
+    problem = _unix_socket_problem(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    if problem:  # checked here: the SDK leaks the socket of a failed connect
+        raise DockerUnavailable(f"no Docker engine answers at {where}: {problem}", hint=hint)
+    client = None
     try:
         client = docker.from_env(timeout=int(timeout_s))
         client.ping()
         return client
     except Exception as exc:  # the SDK raises several kinds; all mean "no engine here"
-        where = os.environ.get("DOCKER_HOST") or "the default socket (/var/run/docker.sock)"
-        raise DockerUnavailable(
-            f"no Docker engine answers at {where}: {_short(exc)}",
-            hint="start Docker (e.g. `sudo systemctl start docker`), check DOCKER_HOST and your access to "
-                 "the socket, or install the tool and use --runner local",
-        ) from None
+        if client is not None:
+            client.close()
+        raise DockerUnavailable(f"no Docker engine answers at {where}: {_short(exc)}", hint=hint) from None
+
+
+def _unix_socket_problem(docker_host: str) -> str | None:
+    """Why the engine's unix socket cannot be reached, or None (also for tcp:// and ssh:// hosts)."""
+    if not docker_host.startswith("unix://"):
+        return None
+    path = docker_host[len("unix://"):]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            return f"{path}: {exc.strerror or exc}"
+    return None
 
 
 def engine_answers() -> bool:
@@ -222,13 +240,21 @@ class ContainerProcess:
         threading.Thread(target=self._wait, daemon=True, name=f"wait-{self.name}").start()
 
     def _stream(self, stdout: bool, stderr: bool, fh) -> None:  # noqa: ANN001
+        stream = None
         try:
-            for chunk in self.container.client.api.logs(self.container.id, stdout=stdout, stderr=stderr,
-                                                       stream=True, follow=True):
+            stream = self.container.client.api.logs(self.container.id, stdout=stdout, stderr=stderr,
+                                                    stream=True, follow=True)
+            for chunk in stream:
                 fh.write(chunk)
                 fh.flush()
         except Exception:  # the container went away: the log ends here
             pass
+        finally:
+            if stream is not None:
+                try:
+                    stream.close()
+                except Exception:
+                    pass
 
     def _wait(self) -> None:
         try:
@@ -294,6 +320,9 @@ class ContainerProcess:
         except Exception:
             return None
         finally:
+            self._done.wait(5)
+            for t in self._threads:
+                t.join(timeout=3)
             self.close_logs()
 
 

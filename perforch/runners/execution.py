@@ -199,6 +199,12 @@ class Execution:
 
         return start
 
+    def close(self) -> None:
+        """Close the engine connection (the session removed what the run created)."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
     # --- for the record and the progress line ----------------------------------------------------
 
     def commands(self) -> dict[str, list[str]]:
