@@ -70,29 +70,49 @@ def summarize_errors(samples: pd.DataFrame, series: pd.DataFrame | None = None) 
     """`series` (a 1-second time_series() of the same samples) locates bursts."""
     n = len(samples)
     ok = samples["ok"].to_numpy(dtype=bool) if n else np.array([], dtype=bool)
-    failed = samples[~ok] if n else samples
-    if not len(failed):
+    where = np.flatnonzero(~ok)
+    if not len(where):
         return ErrorSummary(0, n, (), (), None, None, None)
-    totals = samples["label"].astype(str).value_counts()
-    fails = failed["label"].astype(str).value_counts()
-    by_step = tuple(StepErrors(label, int(count), int(totals[label])) for label, count in fails.items() if count)
-    kinds_frame = (failed.assign(label=failed["label"].astype(str), error=failed["error"].astype(str))
-                   .groupby(["status", "error", "label"], observed=True).size().reset_index(name="count"))
+    labels = samples["label"]
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.astype("category")
+    names = [str(c) for c in labels.cat.categories] + ["(no label)"]
+    codes = labels.cat.codes.to_numpy().astype(np.int64)
+    codes = np.where(codes < 0, len(names) - 1, codes)
+    totals = np.bincount(codes, minlength=len(names))
+    fails = np.bincount(codes[where], minlength=len(names))
+    order = sorted(np.flatnonzero(fails), key=lambda i: (-fails[i], names[i]))
+    by_step = tuple(StepErrors(names[i], int(fails[i]), int(totals[i])) for i in order)
+    failed = pd.DataFrame({  # only the failed rows, only the columns needed
+        "status": samples["status"].to_numpy()[where],
+        "error": _texts(samples["error"], where) if "error" in samples.columns else "",
+        "label": np.asarray(names, dtype=object)[codes[where]],
+    })
+    kinds_frame = failed.groupby(["status", "error", "label"]).size().reset_index(name="count")
     kinds = []
-    for (status, error), part in kinds_frame.groupby(["status", "error"], observed=True):
+    for (status, error), part in kinds_frame.groupby(["status", "error"]):
         part = part.sort_values("count", ascending=False, kind="stable")
         kinds.append(ErrorKind(int(status), str(error), int(part["count"].sum()), tuple(part["label"])))
     kinds.sort(key=lambda k: (-k.count, k.status, k.error))
-    elapsed = failed["elapsed_s"].to_numpy(dtype=float)
+    elapsed = samples["elapsed_s"].to_numpy(dtype=float)[where]
     first = int(np.nanargmin(elapsed)) if not np.isnan(elapsed).all() else 0
     first_s = float(elapsed[first])
-    first_ts = failed["ts"].iloc[first]
+    first_ts = samples["ts"].iloc[int(where[first])]
     burst = find_burst(series) if series is not None and len(series) else None
     if burst is not None:  # the burst starts at its first failure, not at its bucket's start
         inside = (elapsed >= burst.start_s) & (elapsed < burst.end_s)
         k = int(np.flatnonzero(inside)[np.argmin(elapsed[inside])])
-        burst = replace(burst, start_s=float(elapsed[k]), start_ts=failed["ts"].iloc[k])
-    return ErrorSummary(len(failed), n, by_step, tuple(kinds), first_s, first_ts, burst)
+        burst = replace(burst, start_s=float(elapsed[k]), start_ts=samples["ts"].iloc[int(where[k])])
+    return ErrorSummary(len(where), n, by_step, tuple(kinds), first_s, first_ts, burst)
+
+
+def _texts(column: pd.Series, where: np.ndarray) -> np.ndarray:
+    """column[where] as strings, without converting the whole (categorical) column."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = np.asarray([str(c) for c in column.cat.categories] + [""], dtype=object)
+        codes = column.cat.codes.to_numpy()[where]
+        return names[np.where(codes < 0, len(names) - 1, codes)]
+    return column.iloc[where].fillna("").astype(str).to_numpy()
 
 
 def find_burst(series: pd.DataFrame) -> Burst | None:

@@ -19,7 +19,7 @@ from perforch.analysis.knee import Degradation, Level, Saturation, find_degradat
 from perforch.analysis.series import (distributions, step_load_profile, step_series, time_series,
                                       typical_latency)
 from perforch.analysis.slo import SloResult, all_met, evaluate_slos
-from perforch.analysis.stats import OVERALL, STAT_COLUMNS, group_by_label, run_window, step_stats
+from perforch.analysis.stats import OVERALL, STAT_COLUMNS, group_by_label, run_window, sorted_by_label, step_stats
 from perforch.spec.slo import SloRule
 
 SAMPLES, AGGREGATES, NOTHING = "samples", "aggregates", "none"
@@ -88,10 +88,11 @@ def analyze_run(samples: pd.DataFrame, rules: Sequence[SloRule], method: str = "
         window = run_window(samples)
         duration = window.duration_s
         grouped = group_by_label(samples)
-        stats = step_stats(samples, method)
+        ordered = sorted_by_label(samples, grouped)
+        stats = step_stats(samples, method, grouped=grouped, ordered=ordered)
         series = time_series(samples, method, typical=typical_latency(samples, stats))
         over_time = step_series(samples, method, grouped=grouped if not samples["elapsed_s"].isna().any() else None)
-        distribution = distributions(samples, grouped=grouped)
+        distribution = distributions(samples, grouped=grouped, ordered=ordered)
         by_load = step_load_profile(samples, method, grouped=grouped)
         errors = summarize_errors(samples, series)
         untimed = int(samples["latency_ms"].isna().sum())

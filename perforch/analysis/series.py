@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from perforch.analysis.stats import Grouped, group_by_label, segment_percentiles
+from perforch.analysis.stats import Grouped, group_by_label, segment_percentiles, sorted_by_label
 
 SERIES_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 SERIES_COLUMNS = ["t_s", "requests", "errors", "rps", "errors_per_s", "avg_ms", *SERIES_PERCENTILES, "max_ms",
@@ -48,8 +48,8 @@ def time_series(samples: pd.DataFrame, method: str = "linear", bucket_s: float =
     failed = ~samples["ok"].to_numpy(dtype=bool)
     vus = _vus(samples)
     first = math.floor(np.nanmin(elapsed) / bucket_s)
-    index = np.floor(elapsed / bucket_s).astype(np.int64) - first
-    if len(index) > 1 and (np.diff(index) < 0).any():  # not in time order: gather buckets first
+    index = _bucket_index(elapsed, bucket_s, first)
+    if len(index) > 1 and (index[1:] < index[:-1]).any():  # not in time order: gather buckets first
         order = np.argsort(index, kind="stable")
         index, latency, failed = index[order], latency[order], failed[order]
         vus = vus[order] if vus is not None else None
@@ -75,17 +75,31 @@ def time_series(samples: pd.DataFrame, method: str = "linear", bucket_s: float =
     return frame[SERIES_COLUMNS]
 
 
+def _bucket_index(elapsed: np.ndarray, bucket_s: float, first: int) -> np.ndarray:
+    if bucket_s == 1.0 and first >= 0:  # truncation is floor for non-negative times, and cheaper
+        index = elapsed.astype(np.int64)
+    else:
+        index = np.floor(elapsed / bucket_s).astype(np.int64)
+    if first:
+        index -= first
+    return index
+
+
 def _slowdown(latency: np.ndarray, typical: np.ndarray | None, index: np.ndarray,
               buckets: int) -> tuple[np.ndarray, np.ndarray]:
     if typical is None:
         return np.full(buckets, np.nan), np.full(buckets, np.nan)
-    usable = (latency > 0) & (typical > 0)  # False for NaN too
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.where(usable, np.log(np.where(usable, latency, 1.0) / np.where(usable, typical, 1.0)), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = latency / typical
+        log_ratio = np.log(ratio, out=ratio)  # NaN for a NaN latency, ±inf for zeros
+        usable = np.isfinite(log_ratio)
+        log_ratio[~usable] = 0.0
+        extra = latency - typical
+        extra[~usable] = 0.0
         n = np.bincount(index, weights=usable, minlength=buckets)
         slowdown = np.exp(np.bincount(index, weights=log_ratio, minlength=buckets) / n)
-        extra = np.bincount(index, weights=np.where(usable, latency - typical, 0.0), minlength=buckets) / n
-    return np.where(n > 0, slowdown, np.nan), np.where(n > 0, extra, np.nan)
+        extra_ms = np.bincount(index, weights=extra, minlength=buckets) / n
+    return np.where(n > 0, slowdown, np.nan), np.where(n > 0, extra_ms, np.nan)
 
 
 def _with_time(samples: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +159,7 @@ def step_series(samples: pd.DataFrame, method: str = "linear", max_points: int =
     bucket_s = float(max(1, math.ceil(span / max_points)))
     first = math.floor(np.nanmin(elapsed) / bucket_s)
     grouped = grouped or group_by_label(samples)
-    index = (np.floor(elapsed / bucket_s).astype(np.int64) - first)[grouped.order]
+    index = _bucket_index(elapsed, bucket_s, first)[grouped.order]
     latency = samples["latency_ms"].to_numpy(dtype=float)[grouped.order]
     parts = []
     for i, name in enumerate(grouped.names):
@@ -168,7 +182,8 @@ def step_series(samples: pd.DataFrame, method: str = "linear", max_points: int =
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | None = None) -> pd.DataFrame:
+def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | None = None,
+                  ordered: np.ndarray | None = None) -> pd.DataFrame:
     """Cumulative distribution of latency per step on a shared log-spaced grid:
     label, latency_ms, share (fraction of the step's timed requests at or below latency_ms)."""
     columns = ["label", "latency_ms", "share"]
@@ -181,11 +196,11 @@ def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | N
     high = max(float(timed.max()), low * 1.01)
     grid = np.geomspace(low, high, points)
     grouped = grouped or group_by_label(samples)
-    by_label = latency[grouped.order]
+    ordered = ordered if ordered is not None else sorted_by_label(samples, grouped)
     parts = []
     for i, name in enumerate(grouped.names):
-        values = by_label[grouped.bounds[i]:grouped.bounds[i + 1]]
-        values = np.sort(values[~np.isnan(values)])
+        values = ordered[grouped.bounds[i]:grouped.bounds[i + 1]]
+        values = values[: np.searchsorted(values, np.nan)]  # NaN sort last
         if len(values):
             share = np.searchsorted(values, grid, side="right") / len(values)
             parts.append(pd.DataFrame({"label": name, "latency_ms": grid, "share": share}))
@@ -195,7 +210,8 @@ def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | N
 def step_load_profile(samples: pd.DataFrame, method: str = "linear", max_levels: int = 30,
                       grouped: Grouped | None = None) -> pd.DataFrame:
     """Per step and load level (the active users each request saw): label, users, requests, p50,
-    p95 (ms). Levels are the distinct user counts, or `max_levels` equal bins when there are more."""
+    p95 (ms). Levels are the distinct user counts, or `max_levels` equal bins (users = the bin's
+    centre) when there are more."""
     columns = ["label", "users", "requests", "p50", "p95"]
     vus = _vus(samples) if len(samples) else None
     if vus is None:
@@ -204,7 +220,7 @@ def step_load_profile(samples: pd.DataFrame, method: str = "linear", max_levels:
     distinct = np.unique(vus[known])
     if len(distinct) < 2:
         return pd.DataFrame(columns=columns)
-    level = np.full(len(vus), -1, dtype=np.int64)
+    level = np.full(len(vus), -1, dtype=np.int16)  # 16-bit: numpy sorts it by radix
     if len(distinct) <= max_levels:
         level[known] = np.searchsorted(distinct, vus[known])
         centers = distinct
@@ -215,24 +231,21 @@ def step_load_profile(samples: pd.DataFrame, method: str = "linear", max_levels:
     grouped = grouped or group_by_label(samples)
     level = level[grouped.order]
     latency = samples["latency_ms"].to_numpy(dtype=float)[grouped.order]
-    users = vus[grouped.order]
+    count = len(centers) if centers is not None else max_levels
+    at = centers if centers is not None else (edges[:-1] + edges[1:]) / 2
     parts = []
     for i, name in enumerate(grouped.names):
         lo, hi = grouped.bounds[i], grouped.bounds[i + 1]
-        lv, lat, us = level[lo:hi], latency[lo:hi], users[lo:hi]
-        keep = lv >= 0
-        lv, lat, us = lv[keep], lat[keep], us[keep]
+        lv, lat = level[lo:hi], latency[lo:hi]
+        order = np.argsort(lv, kind="stable")  # 16-bit keys: a radix sort
+        lv, lat = lv[order].astype(np.int64), lat[order]
+        skip = int(np.searchsorted(lv, 0))  # requests without a user count sort first (level -1)
+        lv, lat = lv[skip:], lat[skip:]
         if not len(lv):
             continue
-        order = np.argsort(lv, kind="stable")
-        lv, lat, us = lv[order], lat[order], us[order]
-        counts = np.bincount(lv, minlength=len(centers) if centers is not None else max_levels)
+        counts = np.bincount(lv, minlength=count)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         values = _bucket_latency(lat, lv, counts, starts, method)
-        sums = np.bincount(lv, weights=us, minlength=len(counts))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_users = sums / counts
-        at = centers if centers is not None else mean_users
         present = counts > 0
         parts.append(pd.DataFrame({"label": name, "users": np.asarray(at, dtype=float)[present],
                                    "requests": counts[present], "p50": values["p50"][present],
