@@ -83,7 +83,7 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
     for i, path in enumerate(paths):
         if kinds[path] != "samples":
             continue
-        worker = workers[i] if workers else (_worker_of(path) if len(samples_files) > 1 else "")
+        worker = _worker_of(workers[i]) if workers else (_worker_of(path.stem) if len(samples_files) > 1 else "")
         columns, notes = read_samples(path, worker)
         warnings += notes
         if columns is not None:
@@ -118,9 +118,9 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
     return Ingested(samples=samples, aggregates=aggregates, warnings=tuple(warnings))
 
 
-def _worker_of(path: Path) -> str:
-    stem = path.stem
-    return stem[len("locust-requests-"):] if stem.startswith("locust-requests-") else stem
+def _worker_of(name: str) -> str:
+    """locust-requests-2 -> "2"; any other name stays as it is."""
+    return name[len("locust-requests-"):] if name.startswith("locust-requests-") else name
 
 
 # --- per-request rows ------------------------------------------------------------------------------

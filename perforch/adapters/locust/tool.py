@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ CSV_PREFIX = "locust"  # raw/locust_stats.csv, _stats_history.csv, _failures.csv
 NATIVE_CSVS = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 FAILURES_EXIT = 3  # --exit-code-on-error: the test ran and some requests failed
 STOP_TIMEOUT_S = 30  # users finish their current iteration when the load ends, like k6's gracefulStop
+MASTER_PORT = 5557  # Locust's default; local runs get a free port from the runner's network
 
 
 class LocustAdapter:
@@ -35,9 +35,6 @@ class LocustAdapter:
     response_time = RESPONSE_TIME["locust"]
     default_image = "locustio/locust:2.47.0"
     ok_exit_codes = (0, FAILURES_EXIT)
-
-    def __init__(self) -> None:
-        self._ports: dict[Path, int] = {}
 
     def generate(self, scenario) -> Script:  # noqa: ANN001
         return gen.generate(scenario)
@@ -65,35 +62,35 @@ class LocustAdapter:
         return match.group(1) if match else (out.stdout.strip()[:40] or "unknown")
 
     def command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
-        """Standalone when there is one load generator; else launch 0 is the master (it runs no
-        users) and launches 1..N-1 are its workers."""
+        """One standalone Locust process (distributed runs: processes())."""
         raw = launch.raw_dir
-        argv = [launch.binary, "-f", str(launch.script_dir / gen.LOCUSTFILE), "--headless", "--only-summary",
-                "--exit-code-on-error", str(FAILURES_EXIT), "--stop-timeout", str(STOP_TIMEOUT_S)]
-        distributed = launch.worker is not None and launch.workers > 1
-        if not distributed or launch.worker == 0:
-            argv += ["--csv", str(raw / CSV_PREFIX), "--csv-full-history"]
-        if not distributed:
-            argv += ["--perforch-samples", str(raw / "locust-requests.csv")]
-        elif launch.worker == 0:
-            argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(self._port(raw)),
-                     "--expect-workers", str(launch.workers - 1)]
-        else:
-            index = launch.worker - 1
-            argv += ["--worker", "--master-host", "127.0.0.1", "--master-port", str(self._port(raw)),
-                     "--perforch-samples", str(raw / f"locust-requests-{index}.csv"),
-                     "--perforch-worker", f"{index}/{launch.workers - 1}"]
-        if scenario is not None:
-            argv += list(scenario.tools.locust.args)
-        return argv
+        return [*self._common(launch), "--csv", str(raw / CSV_PREFIX), "--csv-full-history",
+                "--perforch-samples", str(raw / "locust-requests.csv"), *_extra(scenario)]
 
-    def _port(self, raw_dir: Path) -> int:
-        """One free port per run for the master and its workers."""
-        if raw_dir not in self._ports:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                self._ports[raw_dir] = sock.getsockname()[1]
-        return self._ports[raw_dir]
+    def processes(self, launch: Launch, scenario, workers: int, net) -> list:  # noqa: ANN001
+        """Locust's own distributed mode: a master (it runs no users, writes Locust's CSVs) and
+        `workers` workers, each writing its request rows to locust-requests-<i>.csv. The runners'
+        seam (runners/plan.py) asks adapters for this plan."""
+        from perforch.runners.plan import ToolProcess
+
+        if workers <= 1:
+            return [ToolProcess(self.name, tuple(self.command(launch, scenario)))]
+        raw = launch.raw_dir
+        port = net.port("locust-master", MASTER_PORT)
+        master = [*self._common(launch), "--csv", str(raw / CSV_PREFIX), "--csv-full-history", "--master",
+                  "--master-bind-host", net.bind("locust-master"), "--master-bind-port", str(port),
+                  "--expect-workers", str(workers), *_extra(scenario)]
+        plan = [ToolProcess("locust-master", tuple(master), main=True, listens=port)]
+        for i in range(workers):
+            argv = [*self._common(launch), "--worker", "--master-host", net.host("locust-master"),
+                    "--master-port", str(port), "--perforch-samples", str(raw / f"locust-requests-{i}.csv"),
+                    "--perforch-worker", f"{i}/{workers}", *_extra(scenario)]
+            plan.append(ToolProcess(f"locust-worker-{i}", tuple(argv), main=False, worker=i))
+        return plan
+
+    def _common(self, launch: Launch) -> list[str]:
+        return [launch.binary, "-f", str(launch.script_dir / gen.LOCUSTFILE), "--headless", "--only-summary",
+                "--exit-code-on-error", str(FAILURES_EXIT), "--stop-timeout", str(STOP_TIMEOUT_S)]
 
     def environment(self, launch: Launch) -> dict[str, str]:
         # Unbuffered logs survive a kill; no __pycache__ in the run's script directory.
@@ -113,6 +110,10 @@ class LocustAdapter:
 
     def progress_reader(self, raw_dir: Path) -> LocustProgress:
         return LocustProgress(raw_dir)
+
+
+def _extra(scenario) -> list[str]:  # noqa: ANN001
+    return list(scenario.tools.locust.args) if scenario is not None else []
 
 
 class LocustProgress:

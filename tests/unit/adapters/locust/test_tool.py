@@ -39,17 +39,24 @@ def test_standalone_command(tmp_path: Path) -> None:
     assert argv[-2:] == ["--loglevel", "WARNING"] and "--master" not in argv and "--worker" not in argv
 
 
-def test_distributed_commands_master_and_workers(tmp_path: Path) -> None:
+def test_distributed_plan_is_a_master_and_its_workers(tmp_path: Path) -> None:
+    from perforch.runners.plan import LoopbackNetwork, plan_processes
+
     adapter = LocustAdapter()
-    launches = [Launch(tmp_path, tmp_path / "raw", "locust", worker=i, workers=3) for i in range(3)]
-    master, *workers = (adapter.command(launch) for launch in launches)
-    port = master[master.index("--master-bind-port") + 1]
-    assert "--master" in master and master[master.index("--expect-workers") + 1] == "2"
-    assert "--csv" in master and "--perforch-samples" not in master
-    for index, argv in enumerate(workers):
+    launch = Launch(tmp_path, tmp_path / "raw", "locust", None, 2)
+    master, *workers = plan_processes(adapter, launch, None, 2, LoopbackNetwork())
+    port = master.argv[master.argv.index("--master-bind-port") + 1]
+    assert (master.name, master.main, master.listens, master.worker) == ("locust-master", True, int(port), None)
+    assert "--master" in master.argv and master.argv[master.argv.index("--expect-workers") + 1] == "2"
+    assert "--csv" in master.argv and "--perforch-samples" not in master.argv
+    for index, proc in enumerate(workers):
+        argv = proc.argv
+        assert (proc.name, proc.main, proc.worker) == (f"locust-worker-{index}", False, index)
         assert "--worker" in argv and argv[argv.index("--master-port") + 1] == port and "--csv" not in argv
         assert argv[argv.index("--perforch-samples") + 1] == str(tmp_path / "raw" / f"locust-requests-{index}.csv")
         assert argv[argv.index("--perforch-worker") + 1] == f"{index}/2"
+    (single,) = plan_processes(adapter, launch, None, 1, LoopbackNetwork())
+    assert single.name == "locust" and single.argv == tuple(adapter.command(launch))
 
 
 def test_raw_files_put_request_rows_first(tmp_path: Path) -> None:
