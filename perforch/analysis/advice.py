@@ -20,7 +20,6 @@ from perforch.analysis.stats import OVERALL
 SHORT_RUN_S = 60.0  # below this a run shows no steady state
 TAIL_RATIO = 4.0  # p99/p50 at or above this is a long tail ...
 TAIL_MIN_MS = 10.0  # ... when p99 - p50 is also this large
-TAIL_MIN_SAMPLES = 200
 MIN_TAIL_SAMPLES = 10  # a percentile needs this many requests above it
 CONCENTRATED = 0.6  # one step holding this share of the failures
 MEMORY_GROWTH = 0.2
@@ -264,7 +263,8 @@ def _tails(steps: pd.DataFrame, obs: list[Finding], rec: list[Finding]) -> None:
     rows = [r for _, r in steps.iterrows()]  # per step: the overall tail mixes fast and slow steps
     for row in rows:
         p50, p99 = row["p50"], row["p99"]
-        if fmt.missing(p50) or fmt.missing(p99) or row["timed"] < TAIL_MIN_SAMPLES or p50 <= 0:
+        # p99 must rest on MIN_TAIL_SAMPLES slower requests, or one slow request makes a "tail"
+        if fmt.missing(p50) or fmt.missing(p99) or row["timed"] * 0.01 < MIN_TAIL_SAMPLES or p50 <= 0:
             continue
         if p99 / p50 >= TAIL_RATIO and p99 - p50 >= TAIL_MIN_MS:
             name = _q(row["label"])
@@ -276,16 +276,31 @@ def _tails(steps: pd.DataFrame, obs: list[Finding], rec: list[Finding]) -> None:
                                        "pauses, pool or lock contention, cold caches and retries on a dependency."))
 
 
+GENERATOR_BUSY_PCT = 90.0  # a load generator this busy (per core) limits the test itself
+
+
+def target_name(target: str) -> str:
+    """system.parquet names the system under test "sut" and load generators by their process."""
+    return "the system under test" if target == "sut" else f"load generator {_q(target)}"
+
+
 def _system(facts: Facts, obs: list[Finding], rec: list[Finding]) -> None:
     for t in facts.targets:
-        text = (f"Target {_q(t.target)}: CPU mean {t.cpu_mean_pct:.0f}%, peak {t.cpu_peak_pct:.0f}% "
+        name = target_name(t.target)
+        text = (f"{name[0].upper()}{name[1:]}: CPU mean {t.cpu_mean_pct:.0f}%, peak {t.cpu_peak_pct:.0f}% "
                 f"(100% = one core); memory {fmt.mib(t.mem_start_bytes)} at the start, peak "
                 f"{fmt.mib(t.mem_peak_bytes)}, {fmt.mib(t.mem_end_bytes)} at the end.")
         obs.append(Finding("system", text))
+        if t.target != "sut":
+            if t.cpu_peak_pct >= GENERATOR_BUSY_PCT:
+                rec.append(Finding("system", f"{name[0].upper()}{name[1:]} reached {t.cpu_peak_pct:.0f}% CPU: "
+                                             "the generator itself may have limited the load and added latency. "
+                                             "Spread the load over more workers (--workers) or machines."))
+            continue
         if t.mem_start_bytes > 0 and t.mem_end_bytes >= t.mem_start_bytes * (1 + MEMORY_GROWTH) and t.seconds >= 10:
             growth = t.mem_end_bytes / t.mem_start_bytes - 1
-            rec.append(Finding("system", f"Memory of {_q(t.target)} grew {fmt.share(growth)} during the run and "
-                                         "did not come back down: run a longer soak test to rule out a leak."))
+            rec.append(Finding("system", f"Memory of the system under test grew {fmt.share(growth)} during the run "
+                                         "and did not come back down: run a longer soak test to rule out a leak."))
 
 
 def _data(facts: Facts, steps: pd.DataFrame, overall: pd.Series, obs: list[Finding], rec: list[Finding]) -> None:

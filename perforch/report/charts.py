@@ -394,16 +394,17 @@ def _system(analysis: RunAnalysis) -> Drawn | None:
         part = part.sort_values("t_s")
         t = _scale(part["t_s"].to_numpy(dtype=float), xlabel)
         color = TARGET_PALETTE[i % len(TARGET_PALETTE)]
-        cpu.plot(t, part["cpu_pct"], color=color, lw=1.4, label=text(name, 24))
-        mem.plot(t, part["mem_bytes"].astype(float) / 2**20, color=color, lw=1.4, label=text(name, 24))
+        label = "system under test" if name == "sut" else f"generator {text(name, 14)}"
+        cpu.plot(t, part["cpu_pct"], color=color, lw=1.4, label=label)
+        mem.plot(t, part["mem_bytes"].astype(float) / 2**20, color=color, lw=1.4, label=label)
     cpu.set_ylabel("CPU (%, 100 = one core)")
     cpu.set_ylim(bottom=0)
     _headroom(cpu)
-    cpu.set_title("System under test: CPU and memory (per second)")
-    _legend(cpu, title="target")
+    cpu.set_title("CPU and memory of the system under test and the load generators")
+    _legend(cpu)
     mem.set_ylabel("memory (MiB)")
     mem.set_ylim(bottom=0)
     _headroom(mem)
     mem.set_xlabel(xlabel)
-    return Drawn("system", "System under test: CPU and memory",
-                 "CPU and resident memory of the system under test, on the same clock as the requests.", fig)
+    return Drawn("system", "CPU and memory",
+                 "CPU and resident memory, sampled once a second, on the same clock as the requests.", fig)

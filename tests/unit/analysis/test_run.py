@@ -113,10 +113,21 @@ def test_system_metrics_are_summarised_and_put_on_the_samples_clock():
     system = pd.DataFrame({
         "ts": pd.date_range("2026-11-28 10:00:05", periods=50, freq="1s", tz="UTC"),
         "elapsed_s": np.arange(50.0), "cpu_pct": np.linspace(10, 90, 50),
-        "mem_bytes": np.linspace(100, 200, 50) * 2**20, "target": "api",
+        "mem_bytes": np.linspace(100, 200, 50) * 2**20, "target": "sut",
     })
     a = analyze_run(df, rules("p99 < 1s"), system=system)
     assert a.system["t_s"].iloc[0] == pytest.approx(5.0)
     (target,) = a.targets
     assert target.cpu_peak_pct == 90 and target.mem_end_bytes == 200 * 2**20
     assert any(f.kind == "system" and "grew 100%" in f.text for f in a.recommendations)
+
+
+def test_a_busy_load_generator_is_called_out():
+    df = steady(seconds=30)
+    system = pd.DataFrame({
+        "ts": pd.date_range("2026-11-28 10:00:00", periods=30, freq="1s", tz="UTC"), "elapsed_s": np.arange(30.0),
+        "cpu_pct": np.full(30, 97.0), "mem_bytes": np.full(30, 2**26), "target": "k6",
+    })
+    a = analyze_run(df, rules("p99 < 1s"), system=system)
+    assert any(f.text.startswith("Load generator 'k6': CPU mean 97%") for f in a.observations)
+    assert any(f.text.startswith("Load generator 'k6' reached 97% CPU") for f in a.recommendations)

@@ -156,8 +156,8 @@ def test_not_a_run_directory(tmp_path):
 def test_system_metrics_are_charted(tmp_path):
     system = pd.DataFrame({"ts": pd.date_range("2026-11-28 10:00:00", periods=30, freq="1s", tz="UTC"),
                            "elapsed_s": np.arange(30.0), "cpu_pct": np.linspace(5, 95, 30),
-                           "mem_bytes": np.full(30, 2**27), "target": "api"})
+                           "mem_bytes": np.full(30, 2**27), "target": "sut"})
     run_dir = write_run(tmp_path, steady(seconds=30), system=system)
     write_reports(run_dir)
     assert (run_dir / "charts" / "system.png").exists()
-    assert "Target 'api': CPU mean 50%, peak 95%" in (run_dir / "report.md").read_text()
+    assert "The system under test: CPU mean 50%, peak 95%" in (run_dir / "report.md").read_text()
