@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 TAG="perforch/jmeter:2.13"
 skip_if_present "$TAG"
-"$IMAGES_DIR/debian.sh" "$JRE_BASE" "python3,ca-certificates,openjdk-17-jre-headless,jmeter,jmeter-http"
+"$IMAGES_DIR/debian.sh" "$JRE_BASE" "$JRE_PACKAGES"
 
 launcher="$REPO_DIR/perforch/adapters/jmeter/launcher/PerforchJMeter.java"
 [ -f "$launcher" ] || { log "$launcher missing"; exit 1; }

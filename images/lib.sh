@@ -41,6 +41,7 @@ timed() {  # timed LABEL CMD...: run CMD, log how long it took
 
 PYTHON_BASE="perforch/python:bookworm"
 JRE_BASE="perforch/debian-jre:bookworm"
+JRE_PACKAGES="python3,ca-certificates,openjdk-17-jre-headless,jmeter,jmeter-http"
 
 # pip_wheels DIR SPEC...: download wheels (and pip itself) for CPython 3.11 on x86_64 Linux into DIR,
 # on the host, so that the image installs them with no network (pip install --no-index)

@@ -8,7 +8,7 @@ VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_DIR/pyproject.toml" | head
 TAG="perforch/perforch:$VERSION"
 skip_if_present "$TAG"
 image_exists perforch/k6:1.1.0 || "$IMAGES_DIR/k6.sh"
-image_exists "$JRE_BASE" || "$IMAGES_DIR/jmeter.sh"
+image_exists "$JRE_BASE" || "$IMAGES_DIR/debian.sh" "$JRE_BASE" "$JRE_PACKAGES"
 
 wheels="$IMAGES_DIR/wheels"
 # the project's runtime dependencies + Locust + the build backend (perforch is built from source inside)

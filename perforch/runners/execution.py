@@ -110,7 +110,7 @@ class Execution:
                 if self.start is not None:
                     self._start_sut(stack, session, ledger, logs_dir, monitor, events, tick)
                 bridge = self.in_docker and self.start is not None and self.start.image is not None
-                net = BridgeNetwork() if bridge else LoopbackNetwork()
+                net = BridgeNetwork() if bridge else LoopbackNetwork(containers=self.in_docker)
                 inside = self.in_docker
                 from perforch.runners.docker import RAW_DIR, SCRIPT_DIR
 

@@ -11,7 +11,12 @@ when every `main` process has ended. Adapters without `processes()` get `fan_out
 instances of `command()`, instance i with `Launch.worker = i` (what k6 execution segments need).
 
 `Network` tells the adapter where its processes find each other: the same free ports on 127.0.0.1
-for local processes and host-networked containers, container names on a run's private network.
+for local processes and host-networked containers, container names on a run's private network;
+`net.containers` says whether the processes run in containers. There `launch.binary` is the
+program's name in the image (adapter attribute `container_binary`, default the tool's name), the
+paths are the container's (/perforch/script read-only, /perforch/raw), and nothing of this
+machine (a host path, sys.executable) may appear in an argv. An adapter whose command() does
+use host files offers `container_command(launch, scenario)` for containers; fan_out uses it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class ToolProcess:
 
 
 class Network(Protocol):
+    containers: bool  # the processes run in containers (container paths, the image's programs)
+
     def host(self, name: str) -> str:
         """The address the other processes of the run reach process `name` at."""
         ...
@@ -51,7 +58,8 @@ class Network(Protocol):
 class LoopbackNetwork:
     """Local processes and host-networked containers: everyone on 127.0.0.1, each on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, containers: bool = False) -> None:
+        self.containers = containers
         self._ports: dict[tuple[str, int], int] = {}
 
     def host(self, name: str) -> str:
@@ -73,6 +81,8 @@ class LoopbackNetwork:
 
 class BridgeNetwork:
     """Containers on the run's private network: each reachable by its name, on its default port."""
+
+    containers = True
 
     def host(self, name: str) -> str:
         return name
@@ -96,19 +106,22 @@ def plan_processes(adapter: object, launch: Launch, scenario: object, workers: i
     if planner is not None:
         plan = list(planner(launch, scenario, workers, net))
     else:
-        plan = fan_out(adapter, launch, scenario, workers)
+        plan = fan_out(adapter, launch, scenario, workers, containers=getattr(net, "containers", False))
     names = [p.name for p in plan]
     if len(set(names)) != len(names) or not any(p.main for p in plan):
         raise ValueError(f"{getattr(adapter, 'name', adapter)}: bad process plan {names}")
     return plan
 
 
-def fan_out(adapter: object, launch: Launch, scenario: object, workers: int) -> list[ToolProcess]:
+def fan_out(adapter: object, launch: Launch, scenario: object, workers: int,
+            containers: bool = False) -> list[ToolProcess]:
     """N independent instances of the tool, each told its index (k6: its execution segment)."""
     name = getattr(adapter, "name")
+    command = getattr(adapter, "container_command", None) if containers else None
+    command = command or adapter.command
     if workers == 1:
-        return [ToolProcess(name, tuple(adapter.command(replace(launch, worker=None, workers=1), scenario)))]
+        return [ToolProcess(name, tuple(command(replace(launch, worker=None, workers=1), scenario)))]
     return [
-        ToolProcess(f"{name}-{i}", tuple(adapter.command(replace(launch, worker=i, workers=workers), scenario)), worker=i)
+        ToolProcess(f"{name}-{i}", tuple(command(replace(launch, worker=i, workers=workers), scenario)), worker=i)
         for i in range(workers)
     ]
