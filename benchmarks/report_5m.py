@@ -65,13 +65,14 @@ def make_run(run_dir: Path, requests: int) -> None:
 
 def measure(run_dir: Path) -> None:
     """In a fresh process: time write_reports end to end, with its own stage split."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     from perforch.report import write_reports
 
     imported = time.perf_counter() - started
     result = write_reports(run_dir, step_summary=False)
     total = time.perf_counter() - started
-    print(json.dumps({"total_s": total, "import_s": imported, "stages": dict(result.timings),
+    print(json.dumps({"total_s": total, "cpu_s": time.process_time() - cpu_started, "import_s": imported,
+                      "stages": dict(result.timings),
                       "requests": result.analysis.requests if result.analysis else 0,
                       "charts": len(list((run_dir / "charts").glob("*.png"))),
                       "html_bytes": (run_dir / "report.html").stat().st_size}))
@@ -101,8 +102,8 @@ def main() -> None:
         verdict = "within" if figures["total_s"] <= TARGET_S else "OVER"
         print(f"run {i + 1}: {figures['requests']:,} requests -> {figures['charts']} charts, "
               f"report.html {figures['html_bytes'] / 1024:,.0f} KiB")
-        print(f"  total {figures['total_s']:.2f}s ({verdict} the {TARGET_S:.0f} s target)  = imports "
-              f"{figures['import_s']:.2f}s  {stages}")
+        print(f"  total {figures['total_s']:.2f}s ({verdict} the {TARGET_S:.0f} s target; CPU time "
+              f"{figures['cpu_s']:.2f}s)  = imports {figures['import_s']:.2f}s  {stages}")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

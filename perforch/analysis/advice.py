@@ -82,7 +82,7 @@ def _all_well(facts: Facts) -> str:
     tight = _tightest(facts.slos)
     if tight is None:
         return f"No action needed: all {len(facts.slos)} SLOs met."
-    return (f"None needed: SLOs met, with {fmt.share(tight.headroom)} headroom on the tightest "
+    return (f"None needed: SLOs met, with {fmt.headroom(tight.headroom)} headroom on the tightest "
             f"({tight.rule}: {tight.observed_text} against {tight.threshold_text}).")
 
 
@@ -106,7 +106,7 @@ def _slos(facts: Facts, steps: pd.DataFrame, obs: list[Finding], rec: list[Findi
         if tight is not None:
             met = f"All {len(facts.slos)} SLOs met" if len(facts.slos) > 1 else "The SLO is met"
             obs.append(Finding("slo", f"{met}; closest to its limit: {tight.rule} at "
-                                      f"{tight.observed_text} ({fmt.share(tight.headroom)} headroom)."))
+                                      f"{tight.observed_text} ({fmt.headroom(tight.headroom)} headroom)."))
         return
     for slo in failed:
         if slo.observed is None:
@@ -118,8 +118,8 @@ def _slos(facts: Facts, steps: pd.DataFrame, obs: list[Finding], rec: list[Findi
             continue
         over = -slo.headroom if slo.headroom is not None else float("nan")
         side = "over" if slo.op in ("<", "<=") else "under"
-        obs.append(Finding("slo", f"{slo.rule} NOT MET: observed {slo.observed_text}, "
-                                  f"{fmt.share(over)} {side} the limit."))
+        where = "exactly at" if over == 0 else f"{fmt.headroom(over)} {side}"
+        obs.append(Finding("slo", f"{slo.rule} NOT MET: observed {slo.observed_text}, {where} the limit."))
         if slo.unit == "ms" and slo.op in ("<", "<=") and facts.samples is not None:
             _culprits(facts, slo, obs, rec)
         if slo.metric == "rps" and facts.saturation is None and facts.degradation is None:

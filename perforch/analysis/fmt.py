@@ -48,6 +48,16 @@ def share(fraction: float) -> str:
     return "-" if missing(fraction) else f"{fraction * 100:.0f}%"
 
 
+def headroom(fraction: float | None) -> str:
+    """Distance to an SLO limit: '38%', '-22%'; never rounded to a misleading 0% or 100%."""
+    if missing(fraction):
+        return "-"
+    value = fraction * 100
+    if 0 < abs(value) < 1 or 99 < abs(value) < 100:
+        return f"{value:.1f}%"
+    return f"{value:.0f}%"
+
+
 def rps(value: float | None) -> str:
     return "-" if missing(value) else f"{value:,.1f} req/s"
 

@@ -132,12 +132,19 @@ def _bucket_latency(latency: np.ndarray, index: np.ndarray, counts: np.ndarray, 
     ordered = latency.copy()
     for i in np.flatnonzero(counts > 1):
         ordered[starts[i]:starts[i] + counts[i]].sort()
-    nan = np.isnan(latency)
-    timed = counts - np.bincount(index, weights=nan, minlength=len(counts)).astype(np.int64)
+    nonempty = np.flatnonzero(counts > 0)
+    nan = np.isnan(ordered)
+    timed, values = counts, ordered
+    if nan.any():  # the sort put them last in each bucket
+        timed = counts.copy()
+        timed[nonempty] -= np.add.reduceat(nan, starts[nonempty]).astype(np.int64)
+        values = np.where(nan, 0.0, ordered)
     qs = segment_percentiles(ordered, starts, timed, list(SERIES_PERCENTILES.values()), method)
-    sums = np.bincount(index, weights=np.where(nan, 0.0, latency), minlength=len(counts))
+    sums = np.zeros(len(counts))
+    if len(nonempty):
+        sums[nonempty] = np.add.reduceat(values, starts[nonempty])
     with np.errstate(invalid="ignore", divide="ignore"):
-        avg = np.where(timed > 0, sums / timed, np.nan)
+        avg = np.where(timed > 0, sums / np.maximum(timed, 1), np.nan)
     last = np.clip(starts + timed - 1, 0, max(len(ordered) - 1, 0))
     peak = np.where(timed > 0, ordered[last] if len(ordered) else np.nan, np.nan)
     out = {"avg_ms": avg, "max_ms": peak}

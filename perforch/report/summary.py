@@ -57,6 +57,11 @@ def render_summary(record: RunRecord, analysis: RunAnalysis, verdict: str, compa
         "problems": list(analysis.problems),
         "warnings": list(record.warnings) + list(record.events),
         "timeseries": {"bucket_s": 1.0, **_columns(analysis.series)},
+        "chart_data": {  # what the other charts draw
+            "steps_over_time": _columns(analysis.steps_over_time),
+            "steps_by_load": _columns(analysis.steps_by_load),
+            "distribution": _columns(analysis.distribution),
+        },
         "comparison": _comparison(comparison, baseline),
         "files": files or {},
     }

@@ -20,6 +20,11 @@ from perforch.report.charts import Chart, step_colors
 from perforch.store import RunRecord
 
 MET, NOT_MET, NO_SLOS = "SLO MET", "SLO NOT MET", "NO SLOS DECLARED"
+INCOMPLETE = {  # run.json status -> what the report says about the figures
+    "interrupted": "the run was interrupted",
+    "failed": "the load tool failed during the run",
+    "running": "perforch stopped before the run finished",
+}
 
 
 def verdict(analysis: RunAnalysis) -> str:
@@ -56,7 +61,8 @@ def build_view(record: RunRecord, analysis: RunAnalysis, charts: Sequence[Chart]
         "run_id": record.run_id,
         "test_date": _date(record.started_at),
         "status": record.status,
-        "incomplete": record.status in ("interrupted", "failed"),
+        "incomplete": record.status in INCOMPLETE,
+        "incomplete_text": INCOMPLETE.get(record.status, ""),
         "scenario": {
             "load": record.load or "-",
             "duration": fmt.seconds(analysis.duration_s) + planned,
@@ -78,7 +84,7 @@ def build_view(record: RunRecord, analysis: RunAnalysis, charts: Sequence[Chart]
             "observed": s.observed_text + (f" ({s.note})" if s.note else ""),
             "ok": s.ok,
             "verdict": "MET" if s.ok else "NOT MET",
-            "headroom": fmt.share(s.headroom) if s.headroom is not None else "-",
+            "headroom": fmt.headroom(s.headroom),
         } for s in analysis.slos],
         "key": _key_figures(overall, analysis.duration_s),
         "steps": [_step_row(row, colors.get(str(row["label"]), "")) for row in steps.to_dict("records")],

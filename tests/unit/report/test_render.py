@@ -4,7 +4,7 @@ from perforch.report.render import cell, md, render_html, render_markdown
 
 VIEW = {
     "title": "checkout", "run_id": "20261128-100000-checkout-k6", "test_date": "2026-11-28 10:00:00 UTC",
-    "status": "complete", "incomplete": False,
+    "status": "complete", "incomplete": False, "incomplete_text": "",
     "scenario": {"load": "ramping-vus: users 0 → 80 (2m)", "duration": "2 min 00 s (planned 2 min 00 s)",
                  "tool": "k6 1.1.0", "runner": "local", "host": "testhost", "requests": "12,000", "steps": 2},
     "response_time": "k6 http_req_duration", "method": "linear", "method_text": "exact, linear", "source": "samples",

@@ -161,3 +161,20 @@ def test_system_metrics_are_charted(tmp_path):
     write_reports(run_dir)
     assert (run_dir / "charts" / "system.png").exists()
     assert "The system under test: CPU mean 50%, peak 95%" in (run_dir / "report.md").read_text()
+
+
+def test_an_interrupted_run_is_marked_incomplete(tmp_path):
+    run_dir = write_run(tmp_path, steady(seconds=20), status="interrupted")
+    write_reports(run_dir, "md,html")
+    md = (run_dir / "report.md").read_text()
+    assert ("**Test Date:** 2026-11-28 10:00:00 UTC — **incomplete: the run was interrupted**, the figures cover "
+            "only part of the test") in md
+    assert "The run was interrupted after 20.2 s of the planned 2 min 00 s" in md
+    assert "incomplete: the run was interrupted" in (run_dir / "report.html").read_text()
+
+
+def test_headroom_is_never_rounded_to_a_misleading_figure():
+    from perforch.analysis import fmt
+
+    assert [fmt.headroom(x) for x in (0.38, -0.22, 0.9965, 0.004, 0.0, 1.0, None)] == [
+        "38%", "-22%", "99.7%", "0.4%", "0%", "100%", "-"]
