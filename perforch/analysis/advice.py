@@ -254,7 +254,9 @@ def _slowest(steps: pd.DataFrame, obs: list[Finding]) -> None:
         return
     row = timed.loc[timed["p95"].idxmax()]
     median = float(np.median(timed["p95"]))
-    factor = f", {fmt.ratio(row['p95'] / median)} the median step's p95 ({fmt.ms(median)})" if median > 0 else ""
+    factor = ""
+    if median > 0 and row["p95"] / median >= 1.5:  # say how much it stands out, when it does
+        factor = f", {fmt.ratio(row['p95'] / median)} the median step's p95 ({fmt.ms(median)})"
     obs.append(Finding("slowest", f"Slowest step: {_q(row['label'])} with p95 {fmt.ms(row['p95'])} and p99 "
                                   f"{fmt.ms(row['p99'])}{factor}."))
 

@@ -165,10 +165,10 @@ def _mark_events(ax, analysis: RunAnalysis, unit_label: str) -> None:
     d = analysis.degradation
     if d is not None and d.knee and len(analysis.series):
         key = analysis.series["vus"] if d.unit == "users" else analysis.series["rps"]
-        reached = analysis.series.loc[key >= d.load, "t_s"]
-        if len(reached):
-            x = float(_scale(np.array([reached.iloc[0]]), unit_label)[0])
-            ax.axvline(x, color="#444444", ls=":", lw=1.2, label=f"degradation from ~{d.load:,.0f} {d.unit}")
+        beyond = analysis.series.loc[key > d.load * 1.001, "t_s"]  # flat up to d.load, slower beyond it
+        if len(beyond):
+            x = float(_scale(np.array([beyond.iloc[0]]), unit_label)[0])
+            ax.axvline(x, color="#444444", ls=":", lw=1.2, label=f"slower beyond\n~{d.load:,.0f} {d.unit}")
 
 
 # --- the charts ----------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
         _log_if_wide(left, np.array([lv.p95_ms for lv in ordered]), "p95 response time (ms)")
         left.set_title("Response time vs load")
     if d is not None and d.knee:
-        left.axvline(d.load, color="#444444", ls=":", lw=1.2, label=f"degradation from ~{d.load:,.0f}")
+        left.axvline(d.load, color="#444444", ls=":", lw=1.2, label=f"slower beyond\n~{d.load:,.0f} {unit}")
     left.set_xlabel(xlabel)
     right.plot(x, [lv.rps for lv in ordered], color=RPS_COLOR, marker="o", ms=3, lw=1.6, label="requests/s")
     right.set_ylim(bottom=0, top=max(lv.rps for lv in ordered) * 1.15)
@@ -374,7 +374,7 @@ def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     right.set_ylabel("requests per second")
     right.set_title("Throughput vs load")
     if s is not None:
-        right.axvline(s.load, color="#444444", ls=":", lw=1.2, label=f"plateau from ~{s.load:,.0f}")
+        right.axvline(s.load, color="#444444", ls=":", lw=1.2, label=f"throughput plateau\nfrom ~{s.load:,.0f} {unit}")
         right.legend(loc="lower right")
     handles, labels = left.get_legend_handles_labels()
     _legend(right, handles, labels, title="step" if len(by_step) else None)
