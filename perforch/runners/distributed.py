@@ -26,9 +26,12 @@ def start_plan(
     timeout_s: float = LISTEN_TIMEOUT_S,
 ) -> None:
     """Start every process of `plan` into `started` (the caller cleans them up, also on errors)."""
+    from perforch.runners.supervise import deferring_sigint
+
     for proc in plan:
-        handle = start(proc)
-        started.append(handle)
+        with deferring_sigint():  # Ctrl-C waits until the process is started and recorded
+            started.append(start(proc))
+        handle = started[-1]
         if proc.listens is not None:
             wait_listening(handle, *address(handle, proc.listens), timeout_s=timeout_s)
 

@@ -136,9 +136,12 @@ class DockerSession:
     def private_network(self) -> str:
         """The run's own bridge network (created on first use)."""
         if self.network is None:
+            from perforch.runners.supervise import deferring_sigint
+
             name = f"perforch-{self.run_id}"
-            self.client.networks.create(name, driver="bridge", labels=dict(self.labels), check_duplicate=True)
-            self.network = name
+            with deferring_sigint():
+                self.client.networks.create(name, driver="bridge", labels=dict(self.labels), check_duplicate=True)
+                self.network = name
         return self.network
 
     def start(
@@ -159,7 +162,19 @@ class DockerSession:
         entrypoint: Sequence[str] | None = None,
         init: bool = True,
     ) -> ContainerProcess:
-        """Create and start a labelled container; its stdout/stderr stream into logs_dir."""
+        """Create and start a labelled container; its stdout/stderr stream into logs_dir.
+        Ctrl-C waits until it is created and recorded (so that close() knows it)."""
+        from perforch.runners.supervise import deferring_sigint
+
+        with deferring_sigint():
+            return self._start(name, image, argv, logs_dir, role=role, env=env, volumes=volumes, workdir=workdir,
+                               network=network, aliases=aliases, publish=publish, user=user,
+                               entrypoint=entrypoint, init=init)
+
+    def _start(self, name: str, image: str, argv: Sequence[str] | None, logs_dir: Path, *, role: str,
+               env: Mapping[str, str] | None, volumes: Mapping[str, Mapping[str, str]] | None, workdir: str | None,
+               network: str | None, aliases: Sequence[str], publish: Mapping[str, tuple[str, int | None]] | None,
+               user: str | None, entrypoint: Sequence[str] | None, init: bool) -> ContainerProcess:
         import docker.errors
 
         kwargs: dict[str, object] = dict(

@@ -22,7 +22,7 @@ from perforch.runners import sut as suts
 from perforch.runners.distributed import container_address, host_address, start_plan
 from perforch.runners.local import LocalProcess, last_line
 from perforch.runners.plan import BridgeNetwork, LoopbackNetwork, ToolProcess, plan_processes
-from perforch.runners.supervise import Supervised, ignoring_sigint, supervise
+from perforch.runners.supervise import Supervised, deferring_sigint, ignoring_sigint, supervise
 
 SUT_GRACE_S = 10.0
 
@@ -160,10 +160,11 @@ class Execution:
         if start.image:
             handle = suts.start_container(session, start, self.address, logs_dir)
         else:
-            handle = suts.start_command(start, self.spec_dir, logs_dir, os.environ)
-            self.sut_argv = list(handle.argv)
-            ledger.add(suts.SUT_NAME, handle.pid)
-            stack.callback(_stop_sut, handle)
+            with deferring_sigint():  # Ctrl-C waits until the process is started and recorded
+                handle = suts.start_command(start, self.spec_dir, logs_dir, os.environ)
+                stack.callback(_stop_sut, handle)
+                self.sut_argv = list(handle.argv)
+                ledger.add(suts.SUT_NAME, handle.pid)
         took = suts.wait_ready(handle, self.address.check_url, start, what)
         events.append(f"system under test ({what}) ready after {took:.1f} s; the load went to {self.address.tool_url}")
         if monitor is not None:

@@ -164,3 +164,15 @@ class ignoring_sigint:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+class deferring_sigint(ignoring_sigint):
+    """Within the block, Ctrl-C waits: the block completes, then KeyboardInterrupt is raised.
+
+    For calls that create something (a container, a network, a process): interrupted half-way,
+    the engine or the kernel would create it after we stopped looking, and it would be left over."""
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        if self.pressed and exc[0] is None:
+            raise KeyboardInterrupt
