@@ -122,7 +122,7 @@ class Step:
     """One request of a flow: its label, method, expectations and extractions (all literal data)."""
 
     __slots__ = ("label", "method", "group", "statuses", "status_text", "contains", "contains_text",
-                 "json", "extract", "timeout_s", "_contains_message")
+                 "json", "extract", "timeout_s", "status_only", "_contains_message")
 
     def __init__(self, label: str, method: str, *, status: list[int] | None = None, contains: str | None = None,
                  contains_text: str | None = None, json: list[tuple[str, tuple, object]] = (),
@@ -140,6 +140,7 @@ class Step:
         self.json = tuple((path, tuple(keys), json_text(want)) for path, keys, want in json)
         self.extract = tuple(_extractor(name, how) for name, how in (extract or {}).items())
         self.timeout_s = timeout_s
+        self.status_only = self.contains_text is None and not self.json and not self.extract
 
     def check(self, status: int, body: Body, contains: str | None = None) -> str | None:
         """The first expectation that failed, as the error text perforch records; None when all held."""

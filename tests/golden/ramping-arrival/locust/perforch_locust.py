@@ -30,7 +30,6 @@ import os
 import random
 import sys
 import time
-from contextlib import contextmanager
 
 import gevent
 from locust import FastHttpUser, LoadTestShape, constant, events
@@ -210,9 +209,9 @@ class FlowUser:
     def context(self) -> dict:
         return {"flow": self.flow}
 
-    @contextmanager
-    def start_iteration(self):
-        """Waits for this iteration's start (arrival rates) and yields its number (for data rows)."""
+    def start_iteration(self) -> _Iteration:
+        """`with self.start_iteration() as i:` waits for this iteration's start (arrival rates) and
+        gives its number (for data rows); no more iterations for this flow: the user stops."""
         cls = type(self)
         plan = cls.__dict__.get("_plan")
         if plan is None:
@@ -221,28 +220,36 @@ class FlowUser:
         i = plan.claim()
         if i is None:
             raise StopUser()
-        ACTIVE[0] += 1
-        try:
-            yield i
-        finally:
-            ACTIVE[0] -= 1
+        return _Iteration(i)
 
     def send(self, step: Step, v: dict, url: str, headers: dict, body: str | None = None,
              contains: str | None = None) -> bool:
         """One request, judged by the step's expectations; False when an extraction failed."""
         data = None if body is None else body.encode("utf-8")
-        timeout = step.timeout_s or self.timeout_s
         if _is_fast(self):
-            with gevent.Timeout(timeout, TimeoutError("request timeout")):
+            # FastHttpUser: the target's timeout is the client's (network_timeout, per socket
+            # operation); a step's own timeout bounds the whole request.
+            if step.timeout_s is None:
                 response = self.client.request(step.method, url, name=step.label, data=data,
                                                headers=wire_headers(headers), catch_response=True)
+            else:
+                with gevent.Timeout(step.timeout_s, TimeoutError("request timeout")):
+                    response = self.client.request(step.method, url, name=step.label, data=data,
+                                                   headers=wire_headers(headers), catch_response=True)
         else:
-            response = self.client.request(step.method, url, name=step.label, data=data,
-                                           headers=wire_headers(headers), catch_response=True, timeout=timeout)
+            response = self.client.request(step.method, url, name=step.label, data=data, headers=wire_headers(headers),
+                                           catch_response=True, timeout=step.timeout_s or self.timeout_s)
         with response:
             status = response.status_code or 0
             if not status:  # no response: Locust records the network error; nothing to extract
                 return not step.extract
+            if step.status_only and contains is None:  # no need to look at the body
+                failure = None if status in step.statuses else step.check(status, _NO_BODY)
+                if failure is None:
+                    response.success()
+                else:
+                    response.failure(failure)
+                return True
             body_ = Body(response.content)
             failure = step.check(status, body_, contains)
             extracted = True
@@ -263,6 +270,23 @@ class FlowUser:
         gevent.sleep(low if high <= low else low + random.random() * (high - low))
 
 
+class _Iteration:
+    """Counts the user as busy (the samples' users column) while its iteration runs."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    def __enter__(self) -> int:
+        ACTIVE[0] += 1
+        return self.i
+
+    def __exit__(self, *exc: object) -> None:
+        ACTIVE[0] -= 1
+
+
+_NO_BODY = Body(b"")
 _FAST: dict[type, bool] = {}
 
 
@@ -396,6 +420,9 @@ def _flow_dispatcher():
 
     class FlowDispatcher(UsersDispatcher):
         def _dispatcher(self):
+            if not PLAN.steps:  # not driven by FlowShape (e.g. -u/-r on the command line): Locust's way
+                yield from super()._dispatcher()
+                return
             self._dispatch_in_progress = True
             if self._rebalance:
                 self._rebalance = False
