@@ -68,7 +68,7 @@ OTHER_PROPERTIES = {
 class JMeterAdapter:
     name = "jmeter"
     response_time = RESPONSE_TIME["jmeter"]
-    default_image = "justb4/jmeter:5.5"
+    default_image = "justb4/jmeter:5.5"  # falls back to perforch/jmeter:2.13 (images/jmeter.sh) offline
     ok_exit_codes = (0,)
 
     def generate(self, scenario) -> Script:  # noqa: ANN001
@@ -105,19 +105,30 @@ class JMeterAdapter:
         return match.group(1) if match else "unknown"
 
     def command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
-        if launch.workers > 1:
-            raise PerforchError("JMeter runs as one process here; --workers is not available for it yet",
-                                hint="run with --workers 1 (one JMeter uses every core)")
-        raw = launch.raw_dir
+        """The local command: JMeter (through the XStream launcher for Debian's 2.13) under supervise.py."""
         install = debian.describe(launch.binary)
         start = debian.launcher_argv(install.home) if install.needs_xstream_fix and install.home else [launch.binary]
+        supervisor = Path(__file__).with_name("supervise.py")
+        return [sys.executable, str(supervisor), str(launch.raw_dir / LOG), "--",
+                *self._jmeter_args(start, launch, scenario)]
+
+    def container_command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
+        """In a container: the image's own `jmeter` (perforch/jmeter:2.13 brings the launcher), no
+        host file. Without the supervisor a plan JMeter cannot load shows as a run with no results
+        and the log's error in the warnings."""
+        return self._jmeter_args([launch.binary], launch, scenario)
+
+    def _jmeter_args(self, start: list[str], launch: Launch, scenario) -> list[str]:  # noqa: ANN001
+        if launch.workers > 1:
+            raise PerforchError("JMeter runs as one process in perforch for now; --workers is not available for it",
+                                hint="run with --workers 1 (one JMeter uses every core of the machine)")
+        raw = launch.raw_dir
         argv = [*start, "-n", "-t", str(launch.script_dir / gen.PLAN), "-l", str(raw / RESULTS), "-j", str(raw / LOG)]
         argv += [f"-Jjmeter.save.saveservice.{k}={v}" for k, v in SAVE_SERVICE.items()]
         argv += [f"-J{k}={v}" for k, v in OTHER_PROPERTIES.items()]
         if scenario is not None:
             argv += list(scenario.tools.jmeter.args)
-        supervisor = Path(__file__).with_name("supervise.py")
-        return [sys.executable, str(supervisor), str(raw / LOG), "--", *argv]
+        return argv
 
     def environment(self, launch: Launch) -> dict[str, str]:
         return {"JVM_ARGS": os.environ.get("JVM_ARGS", "-Djava.awt.headless=true")}
