@@ -91,12 +91,22 @@ def _figure(rows: int = 1, cols: int = 1, height: float = HEIGHT_IN, left_in: fl
     """A figure with fixed margins (inches): much faster than a layout engine, and the charts line
     up in the report because they share width and left margin."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     axes = fig.subplots(rows, cols, **kwargs)
+    for ax in np.atleast_1d(axes):
+        # fewer ticks: each one is several artists to lay out and draw (the main cost of a chart)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=7))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
     fig.subplots_adjust(left=left_in / WIDTH_IN, right=1 - right_in / WIDTH_IN, top=1 - 0.42 / height,
                         bottom=0.55 / height, wspace=0.22, hspace=0.12)
     return fig, axes
+
+
+def _title(ax, title: str) -> None:
+    """A fixed title position: matplotlib otherwise measures every tick label to place it."""
+    ax.set_title(title, y=1.0, pad=8)
 
 
 def _log_axis(axis) -> None:
@@ -201,7 +211,7 @@ def _latency_over_time(analysis: RunAnalysis) -> Drawn | None:
     _log_if_wide(ax, np.concatenate(values), "response time (ms)")
     _headroom(ax)
     ax.set_xlabel(xlabel)
-    ax.set_title("Response time over time, all requests (per second)")
+    _title(ax, "Response time over time, all requests (per second)")
     _legend(ax)
     return Drawn("latency_over_time", "Response time over time",
                  "p50, p90, p95 and p99 of all requests, second by second, with the latency SLO limits.", fig)
@@ -245,7 +255,7 @@ def _throughput(analysis: RunAnalysis) -> Drawn | None:
         ax.set_zorder(ax2.get_zorder() + 1)
         ax.patch.set_visible(False)
         legend_x = 1.09
-    ax.set_title("Throughput, errors and active users (per second)")
+    _title(ax, "Throughput, errors and active users (per second)")
     _legend(ax, handles, [h.get_label() for h in handles], x=legend_x)
     return Drawn("throughput", "Throughput, errors and active users",
                  "Requests and failed requests per second, with the number of active users (right axis).",
@@ -266,7 +276,7 @@ def _steps_over_time(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | N
     _headroom(ax)
     ax.set_xlabel(xlabel)
     per = "second" if bucket == 1 else f"{bucket:g} seconds"
-    ax.set_title(f"p95 response time per step over time (per {per})")
+    _title(ax, f"p95 response time per step over time (per {per})")
     _legend(ax, title="step")
     return Drawn("steps_over_time", "p95 per step over time",
                  f"The p95 response time of each step, per {per}: which step moves when.", fig)
@@ -289,7 +299,7 @@ def _distribution(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None
     ax.set_xlabel("response time (ms, log scale)")
     ax.set_ylabel("requests at or below (%)")
     ax.set_ylim(0, 101)
-    ax.set_title("Response-time distribution per step (cumulative)")
+    _title(ax, "Response-time distribution per step (cumulative)")
     _legend(ax, title="step")
     return Drawn("distribution", "Response-time distribution per step",
                  "For each step, the share of requests that completed within a given time (read p50, p95 and "
@@ -336,7 +346,7 @@ def _step_bars(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     else:
         ax.set_xlabel("response time (ms)")
         ax.set_xlim(0, top * 1.25)
-    ax.set_title("Response time per step: p50, p95, p99")
+    _title(ax, "Response time per step: p50, p95, p99")
     _legend(ax, handles, [h.get_label() for h in handles])
     return Drawn("steps", "Response time per step",
                  "p50 (light), p95 and p99 (full colour) of each step, slowest at the top.", fig)
@@ -359,12 +369,12 @@ def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
             left.plot(part["users"], part["p95"], color=colors.get(str(label), USERS_COLOR), marker="o", ms=2.5,
                       lw=1.4, label=text(label, 24))
         _log_if_wide(left, by_step["p95"].to_numpy(dtype=float), "p95 response time (ms)")
-        left.set_title("p95 per step vs active users")
+        _title(left, "p95 per step vs active users")
     else:
         left.plot(x, [lv.p95_ms for lv in ordered], color=PERCENTILE_STYLE["p95"][0], marker="o", ms=3, lw=1.6,
                   label="p95, all requests")
         _log_if_wide(left, np.array([lv.p95_ms for lv in ordered]), "p95 response time (ms)")
-        left.set_title("Response time vs load")
+        _title(left, "Response time vs load")
     if d is not None and d.knee:
         left.axvline(d.load, color="#444444", ls=":", lw=1.2, label=f"slower beyond\n~{d.load:,.0f} {unit}")
     left.set_xlabel(xlabel)
@@ -372,7 +382,7 @@ def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     right.set_ylim(bottom=0, top=max(lv.rps for lv in ordered) * 1.15)
     right.set_xlabel(xlabel)
     right.set_ylabel("requests per second")
-    right.set_title("Throughput vs load")
+    _title(right, "Throughput vs load")
     if s is not None:
         right.axvline(s.load, color="#444444", ls=":", lw=1.2, label=f"throughput plateau\nfrom ~{s.load:,.0f} {unit}")
         right.legend(loc="lower right")
@@ -400,7 +410,7 @@ def _system(analysis: RunAnalysis) -> Drawn | None:
     cpu.set_ylabel("CPU (%, 100 = one core)")
     cpu.set_ylim(bottom=0)
     _headroom(cpu)
-    cpu.set_title("CPU and memory of the system under test and the load generators")
+    _title(cpu, "CPU and memory of the system under test and the load generators")
     _legend(cpu)
     mem.set_ylabel("memory (MiB)")
     mem.set_ylim(bottom=0)

@@ -56,16 +56,18 @@ def render_summary(record: RunRecord, analysis: RunAnalysis, verdict: str, compa
         "recommendations": [dataclasses.asdict(f) for f in analysis.recommendations],
         "problems": list(analysis.problems),
         "warnings": list(record.warnings) + list(record.events),
-        "timeseries": {"bucket_s": 1.0, **_columns(analysis.series)},
-        "chart_data": {  # what the other charts draw
-            "steps_over_time": _columns(analysis.steps_over_time),
-            "steps_by_load": _columns(analysis.steps_by_load),
-            "distribution": _columns(analysis.distribution),
-        },
         "comparison": _comparison(comparison, baseline),
         "files": files or {},
     }
-    return json.dumps(_clean(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    data = _clean(data)
+    data["timeseries"] = {"bucket_s": 1.0, **_columns(analysis.series)}  # already JSON-ready
+    data["chart_data"] = {  # what the other charts draw
+        "steps_over_time": _columns(analysis.steps_over_time),
+        "steps_by_load": _columns(analysis.steps_by_load),
+        "distribution": _columns(analysis.distribution),
+    }
+    # compact: the time series alone is thousands of numbers (jq or any JSON viewer indents it)
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -73,7 +75,20 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, list]:
-    return {c: [_scalar(v) for v in frame[c].tolist()] for c in frame.columns}
+    """Column arrays as JSON-ready lists (NaN -> null), vectorised: a long run has many seconds."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype):
+            values = column.to_numpy(dtype=float)
+            cells = values.astype(object)
+            cells[~np.isfinite(values)] = None
+            out[name] = cells.tolist()
+        elif pd.api.types.is_integer_dtype(column.dtype) and not column.isna().any():
+            out[name] = column.to_numpy(dtype=np.int64).tolist()
+        else:
+            out[name] = [_scalar(v) for v in column.astype(object).tolist()]
+    return out
 
 
 def _errors(analysis: RunAnalysis) -> dict | None:
