@@ -175,3 +175,20 @@ def test_perforch_ingest_recognises_locusts_own_csvs(demo_api, tmp_path) -> None
     assert overall["count"] <= len(run.samples) and overall["max_ms"] <= run.samples["latency_ms"].max()
     rows = ingest_files([run.run_dir / "raw" / "locust-requests.csv"], runs_root=tmp_path / "rows")
     assert rows.record.tool == "locust" and len(rows.samples) == len(run.samples)
+
+
+def test_distributed_master_and_workers_keep_the_rate_and_the_iteration_count(demo_api, demo_stats, tmp_path) -> None:
+    """--workers 2: a master and two workers; each worker writes its own rows; the arrival rate is
+    shared between them, and an iterations quota is exact even when one worker has no user."""
+    require_tool("locust")
+    result = run_scenario(SCENARIOS / "arrival-rate.yaml", options(tmp_path / "rate", demo_api, workers=2))
+    assert result.record.status == "complete", result.record.events
+    assert set(result.record.exit_codes) == {"locust-master", "locust-worker-0", "locust-worker-1"}
+    assert abs(len(result.samples) - 160) <= 8 and sorted(result.samples["worker"].unique()) == ["0", "1"]
+    raw = [p.split("/")[-1] for p in result.record.raw_files]
+    assert raw[:2] == ["locust-requests-0.csv", "locust-requests-1.csv"] and "locust_stats.csv" in raw
+    spec = variant(tmp_path, "wire", lambda d: d.update(
+        variables={}, load={"profile": "iterations", "vus": 1, "iterations": 7, "max_duration": "30s"},
+        flows=[{"name": "one", "steps": [{"name": "echo", "post": "/echo", "body": "x"}]}]))
+    result = run_scenario(spec, options(tmp_path / "quota", demo_api, workers=2))
+    assert len(result.samples) == 7 and demo_stats()["requests"]["POST /echo"] == 7

@@ -32,6 +32,7 @@ import sys
 import time
 
 import gevent
+import gevent.event
 from locust import FastHttpUser, LoadTestShape, constant, events
 from locust.exception import CatchResponseError, StopUser
 from locust.runners import MasterRunner, WorkerRunner
@@ -142,7 +143,8 @@ class Iterations:
 class _Plan:
     """Hands out iteration numbers for one flow in this process; None means: no more."""
 
-    def __init__(self, load: object, worker: int, workers: int) -> None:
+    def __init__(self, flow: str, load: object, worker: int, workers: int) -> None:
+        self.flow = flow
         self.load = load
         self.worker, self.workers = worker, workers
         self.claimed = 0
@@ -156,6 +158,11 @@ class _Plan:
         load = self.load
         if isinstance(load, ArrivalRate):
             return self._paced(load)
+        if isinstance(load, Iterations) and self.workers > 1:  # one count for all workers, on the master
+            i = _claim_from_master(self.flow)
+            self.finished = i is None
+            self.claimed += i is not None
+            return i
         if isinstance(load, Iterations) and self.claimed >= self.quota:
             self.finished = True
             return None
@@ -182,6 +189,38 @@ class _Plan:
                 finally:
                     self.waiting -= 1
             return k
+
+
+# An iterations load spread over workers: the master hands out the flow's iteration numbers, so
+# that the total is exact however Locust spread the users (a worker may have none of a flow).
+_CLAIMS: dict[int, gevent.event.AsyncResult] = {}
+_ISSUED: dict[str, int] = {}
+
+
+def _claim_from_master(flow: str) -> int | None:
+    ticket = len(_CLAIMS) + 1
+    answer = _CLAIMS[ticket] = gevent.event.AsyncResult()
+    RUN.runner.send_message("perforch_claim", {"flow": flow, "ticket": ticket})
+    try:
+        return answer.get(timeout=60)
+    finally:
+        _CLAIMS.pop(ticket, None)
+
+
+def _on_claim(environment, msg, **_kwargs) -> None:  # noqa: ANN001  (on the master)
+    flow = msg.data["flow"]
+    total = next((c.load.total for c in environment.user_classes if getattr(c, "flow", None) == flow
+                  and isinstance(c.load, Iterations)), 0)
+    i = _ISSUED.get(flow, 0)
+    _ISSUED[flow] = i + 1
+    environment.runner.send_message("perforch_grant", {"ticket": msg.data["ticket"], "i": i if i < total else None},
+                                    client_id=msg.node_id)
+
+
+def _on_grant(environment, msg, **_kwargs) -> None:  # noqa: ANN001  (on a worker)
+    answer = _CLAIMS.get(msg.data["ticket"])
+    if answer is not None:
+        answer.set(msg.data["i"])
 
 
 _T0: list[float] = []
@@ -215,7 +254,7 @@ class FlowUser:
         cls = type(self)
         plan = cls.__dict__.get("_plan")
         if plan is None:
-            plan = cls._plan = _Plan(cls.load, RUN.worker, RUN.workers)
+            plan = cls._plan = _Plan(cls.flow, cls.load, RUN.worker, RUN.workers)
             PLANS[cls.flow] = plan
         i = plan.claim()
         if i is None:
@@ -469,6 +508,7 @@ class _Run:
     """What this process learned at start: where samples go, which worker it is."""
 
     samples: SampleFile | None = None
+    runner = None
     summary_path = ""
     worker = 0
     workers = 1
@@ -562,8 +602,12 @@ def _on_init(environment, **_kwargs) -> None:  # noqa: ANN001
     dispatcher = _flow_dispatcher()
     if dispatcher is not None:
         environment.dispatcher_class = dispatcher
+    RUN.runner = environment.runner
     if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message("perforch_claim", _on_claim)
         return  # the master runs no users: no samples here
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message("perforch_grant", _on_grant)
     samples = getattr(options, "perforch_samples", "") if options else ""
     worker = getattr(options, "perforch_worker", "") if options else ""
     if worker:
