@@ -133,3 +133,30 @@ def test_arrival_rate_starts_iterations_at_the_target_rate(runs) -> None:
             gaps = np.diff(np.sort((started - started.min()).dt.total_seconds().to_numpy()))
             assert np.median(gaps) == pytest.approx(1 / load.rate, rel=0.25), lines[-1]
     print("\n" + "\n".join(lines))
+
+
+def test_json_bodies_and_form_encoding_are_spelled_as_in_k6(tmp_path) -> None:
+    """perforch_wire.json_text / encode_component against JavaScript's own JSON.stringify and
+    encodeURIComponent, run by k6 (the two tools must put the same bytes on the wire)."""
+    import subprocess
+
+    from perforch.adapters.locust.runtime import perforch_wire as w
+
+    binary = require_tool("k6")
+    values = [1.0, 1.5, 0.1, 1e21, 1e20, 123456789012345678901, 1e-7, 0.000001, 5e-324, -2.5e25, 2**53 + 1,
+              1.7976931348623157e308, 100, -0.0, {"a": [1, "x", None, True, {"b": 2.50}]},
+              "quote \" back \\ nl \n tab \t ctl \x01 del \x7f ü ✓ \u2028 😀"]
+    texts = ["o'brien & co", '100% = "all"', "é/?#[]@$+,;= ~!*'()", "😀 ✓"]
+    out = tmp_path / "out.json"
+    script = tmp_path / "spell.js"
+    script.write_text(
+        f"const values = {json.dumps(values)};\nconst texts = {json.dumps(texts)};\n"
+        "export const options = { vus: 1, iterations: 1 };\nexport default function () {}\n"
+        "export function handleSummary() {\n"
+        f"  return {{ {json.dumps(str(out))}: JSON.stringify({{ json: values.map((v) => JSON.stringify(v)),"
+        " uri: texts.map((t) => encodeURIComponent(t)) }) };\n}\n", encoding="utf-8")
+    subprocess.run([binary, "run", "--quiet", str(script)], check=True, capture_output=True, timeout=60,
+                   env={"K6_NO_USAGE_REPORT": "true", "PATH": "/usr/bin:/bin"})
+    spelled = json.loads(out.read_text(encoding="utf-8"))
+    assert [w.json_text(v) for v in values] == spelled["json"]
+    assert [w.encode_component(t) for t in texts] == spelled["uri"]
