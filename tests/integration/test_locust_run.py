@@ -205,3 +205,40 @@ def test_distributed_master_and_workers_keep_the_rate_and_the_iteration_count(de
         flows=[{"name": "one", "steps": [{"name": "echo", "post": "/echo", "body": "x"}]}]))
     result = run_scenario(spec, options(tmp_path / "quota", demo_api, workers=2))
     assert len(result.samples) == 7 and demo_stats()["requests"]["POST /echo"] == 7
+
+
+def test_a_failed_extraction_fails_its_step_and_ends_the_iteration(demo_api, demo_stats, tmp_path) -> None:
+    """constant-vus, random data rows, think time; the second step's regex never matches: that step
+    fails with the extraction named, the third step is never sent, and no think time follows."""
+    require_tool("locust")
+    (tmp_path / "users.csv").write_text("email,password\nann@x,1\nbo@x,2\ncy@x,3\n", encoding="utf-8")
+    spec = tmp_path / "extract.yaml"
+    spec.write_text(f"""
+version: 1
+name: extract
+target: {{base_url: "{demo_api}"}}
+data: {{users: {{file: users.csv, order: random}}}}
+flows:
+  - name: f
+    think: 200ms
+    steps:
+      - {{name: login, post: /auth/login, json: {{email: "${{users.email}}", password: "${{users.password}}"}},
+         extract: {{token: {{json: $.token}}}}}}
+      - {{name: missing, get: /health, think: 0s, extract: {{nothing: {{regex: "no such (text)"}}}}}}
+      - {{name: never, get: "/echo/${{nothing}}"}}
+load: {{profile: constant-vus, vus: 2, duration: 3s}}
+""", encoding="utf-8")
+    result = run_scenario(spec, options(tmp_path / "runs", demo_api))
+    samples = result.samples
+    logins, missing = (samples[samples["label"] == label] for label in ("login", "missing"))
+    assert len(logins) == len(missing) > 4 and "never" not in set(samples["label"])
+    assert missing["ok"].sum() == 0 and set(missing["error"]) == {"check failed: missing: extract nothing"}
+    assert logins["ok"].all() and samples["vus"].max() == 2
+    seen = demo_stats()
+    assert set(seen["logins"]) <= {"ann@x", "bo@x", "cy@x"} and sum(seen["logins"].values()) == len(logins)
+    assert "GET /echo" not in seen["requests"]
+    # each iteration: login, 200 ms think, the failing step, then at once the next iteration's login
+    by_user = samples.sort_values("ts")
+    gaps = by_user["ts"].diff().dt.total_seconds()
+    after_missing = gaps[(by_user["label"] == "login") & (by_user["label"].shift() == "missing")]
+    assert len(after_missing) and after_missing.median() < 0.1
