@@ -222,7 +222,7 @@ def _first_value_is_digits(path: Path, has_header: bool, delimiter: str) -> bool
 
 def _from_table(table: pa.Table, notes: list[str], path: Path) -> dict:
     """Arrow columns -> frame columns, transaction rows dropped, sorted by start time."""
-    keep = _request_rows(table)
+    keep = _request_rows(table, notes, path)
     cols: dict[str, np.ndarray | pd.Categorical] = {}
     ts = table.column("timeStamp")
     ts_ns = _ts_ns(ts, notes, path)
@@ -236,7 +236,7 @@ def _from_table(table: pa.Table, notes: list[str], path: Path) -> dict:
     elapsed = _ints(table, "elapsed")
     cols["latency_ms"] = elapsed[order].astype(np.float64)
     cols["ok"] = table.column("success").to_numpy(zero_copy_only=False).astype(bool)[order]
-    cols["label"] = _category(table, "label", order)
+    cols["label"] = _category(table, "label", order).remove_unused_categories()
     code = _category(table, "responseCode", order) if "responseCode" in table.column_names else None
     cols["status"] = _status(code) if code is not None else np.zeros(len(order), np.int16)
     cols["flow"] = _flows(_category(table, "threadName", order)) if "threadName" in table.column_names else ""
@@ -252,7 +252,7 @@ def _from_table(table: pa.Table, notes: list[str], path: Path) -> dict:
     return cols
 
 
-def _request_rows(table: pa.Table) -> np.ndarray:
+def _request_rows(table: pa.Table, notes: list[str], path: Path) -> np.ndarray:
     """False for transaction-controller rows (empty dataType and JMeter's transaction message)."""
     n = table.num_rows
     if "dataType" not in table.column_names:
@@ -261,11 +261,20 @@ def _request_rows(table: pa.Table) -> np.ndarray:
     empty = (dtype == "").to_numpy(dtype=bool)
     if not empty.any():
         return np.ones(n, bool)
-    if "responseMessage" in table.column_names:
-        msg = table.column("responseMessage").to_pandas()
-        tc = msg.astype(object).str.startswith(TC_MESSAGE).fillna(False).to_numpy(dtype=bool)
-        return ~(empty & tc)
-    return ~empty
+    if "responseMessage" not in table.column_names:
+        return ~empty
+    msg = table.column("responseMessage").to_pandas()
+    tc = empty & msg.astype(object).str.startswith(TC_MESSAGE).fillna(False).to_numpy(dtype=bool)
+    if tc.any() and "Latency" in table.column_names:
+        # A controller that generates a parent sample writes only that row to a CSV file (latency 0):
+        # the requests inside it are not in the file at all.
+        parents = tc & (table.column("Latency").fill_null(1).to_numpy(zero_copy_only=False) == 0)
+        if parents.any():
+            labels = sorted({str(x) for x in np.asarray(table.column("label").to_pandas())[parents]})
+            notes.append(f"{path.name}: {int(parents.sum())} parent sample(s) of transaction controller(s) "
+                         f"{', '.join(repr(x) for x in labels[:5])} left out: JMeter writes the requests inside "
+                         "them only to XML results (save as XML, or untick 'Generate parent sample')")
+    return ~tc
 
 
 def _ints(table: pa.Table, name: str) -> np.ndarray:
@@ -308,7 +317,7 @@ def _status(code: pd.Categorical) -> np.ndarray:
 
 def _flows(threads: pd.Categorical) -> pd.Categorical:
     names = [_THREAD_SUFFIX.sub("", str(t)) for t in threads.categories]
-    return pd.Categorical(np.asarray(names, dtype=object)[threads.codes]) if len(names) else threads
+    return pd.Categorical(np.asarray(names, dtype=object)[threads.codes]) if len(names) else threads.remove_unused_categories()
 
 
 def _errors(ok: np.ndarray, code, message, failure) -> np.ndarray:  # noqa: ANN001
@@ -426,15 +435,19 @@ def _from_strings(raw: dict[str, list], notes: list[str], path: Path) -> dict:
 
 
 class _XmlRows:
-    """expat callbacks: keep the attributes of top-level samples and their first failure message."""
+    """expat callbacks: the attributes of top-level samples (and of the children of a transaction
+    controller's parent sample: those are the requests), each with its first failure message.
+    Deeper samples (redirect hops, embedded resources) belong to their parent and are skipped."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, str]] = []
         self.failures: list[str] = []
         self.depth = 0
-        self.in_failure_message = False
-        self.failure_text: list[str] = []
-        self.assertion_failed = False
+        self.rows_open: list[tuple[int, int]] = []  # (depth, index in rows) of the samples being read
+        self.tc_depth = 0  # depth of an open transaction parent sample, 0 if none
+        self.field: str | None = None
+        self.text: list[str] = []
+        self.assertion: dict[str, str] = {}
         self.parser: expat.XMLParserType | None = None
 
     def attach(self, parser: expat.XMLParserType) -> None:
@@ -445,33 +458,35 @@ class _XmlRows:
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
-        if self.depth == 2:
+        depth = self.depth
+        if name in ("httpSample", "sample") and (depth == 2 or (self.tc_depth and depth == self.tc_depth + 1)):
+            if name == "sample" and attrs.get("dt", "") == "" and attrs.get("rm", "").startswith(TC_MESSAGE):
+                self.tc_depth = depth
             self.rows.append(attrs)
             self.failures.append("")
-        elif self.depth == 3 and name == "assertionResult":
-            self.assertion_failed = False
-            self.failure_text = []
-        elif self.depth == 4 and name in ("failure", "error", "failureMessage"):
-            self.in_failure_message = True
-            self.failure_text = []
-            self.parser.CharacterDataHandler = self.text  # type: ignore[union-attr]
-
-    def text(self, data: str) -> None:
-        self.failure_text.append(data)
+            self.rows_open.append((depth, len(self.rows) - 1))
+        elif self.rows_open and name == "assertionResult" and depth == self.rows_open[-1][0] + 1:
+            self.assertion = {}
+        elif self.rows_open and name in ("failure", "error", "failureMessage") and depth == self.rows_open[-1][0] + 2:
+            self.field = name
+            self.text = []
+            self.parser.CharacterDataHandler = self.text.append  # type: ignore[union-attr]
 
     def end(self, name: str) -> None:
-        if self.in_failure_message:
-            self.in_failure_message = False
+        depth = self.depth
+        if self.field is not None:
+            self.assertion[self.field] = "".join(self.text)
+            self.field = None
             self.parser.CharacterDataHandler = None  # type: ignore[union-attr]
-            value = "".join(self.failure_text)
-            if name in ("failure", "error") and value.strip() == "true":
-                self.assertion_failed = True
-            elif name == "failureMessage":
-                self.message = value
-        elif self.depth == 3 and name == "assertionResult":
-            if self.assertion_failed and not self.failures[-1]:
-                self.failures[-1] = getattr(self, "message", "")
-            self.message = ""
+        elif self.rows_open and name == "assertionResult" and depth == self.rows_open[-1][0] + 1:
+            failed = self.assertion.get("failure", "").strip() == "true" or self.assertion.get("error", "").strip() == "true"
+            index = self.rows_open[-1][1]
+            if failed and not self.failures[index]:
+                self.failures[index] = self.assertion.get("failureMessage", "")
+        elif self.rows_open and depth == self.rows_open[-1][0]:
+            self.rows_open.pop()
+            if depth == self.tc_depth:
+                self.tc_depth = 0
         self.depth -= 1
 
 
@@ -483,7 +498,7 @@ def read_xml(path: Path) -> tuple[dict | None, list[str]]:
     prefix = b""
     while offset < len(data):
         parser = expat.ParserCreate("UTF-8")
-        rows.depth = 0 if not prefix else 0
+        rows.depth = 0
         rows.attach(parser)
         try:
             if prefix:
@@ -500,9 +515,10 @@ def read_xml(path: Path) -> tuple[dict | None, list[str]]:
                 notes.append(f"{path.name}: unreadable XML from byte {where} to the end ({exc}); "
                              f"{len(rows.rows)} samples kept")
                 break
-            if rows.depth >= 2:  # the sample being read is incomplete: drop it
-                rows.rows.pop()
-                rows.failures.pop()
+            for _, index in sorted(rows.rows_open, key=lambda r: -r[1]):  # cut by the damage: incomplete
+                del rows.rows[index]
+                del rows.failures[index]
+            rows.rows_open, rows.tc_depth, rows.field = [], 0, None
             skipped_bytes += following - where
             resyncs += 1
             offset, prefix = following, b"<testResults>"
