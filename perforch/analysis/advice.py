@@ -67,8 +67,15 @@ def advise(facts: Facts) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
     _tails(steps, obs, rec)
     _system(facts, obs, rec)
     _data(facts, steps, overall, obs, rec)
-    if not rec:
+    acting = [r for r in rec if r.kind != "data"]  # advice on the system, not on the test itself
+    if not rec and all(s.ok for s in facts.slos):
         rec.append(Finding("ok", _all_well(facts)))
+    elif not acting and not all(s.ok for s in facts.slos):
+        failed = ", ".join(s.rule for s in facts.slos if not s.ok)
+        rec.insert(0, Finding("slo", f"Bring {failed} back under the limit; without per-request samples perforch "
+                                  "cannot tell which requests to look at, so re-run with per-request output for "
+                                  "the breakdown." if facts.source != "samples" else
+                                  f"Bring {failed} back under the limit: start with the slowest step above."))
     return tuple(obs), tuple(rec)
 
 
@@ -115,6 +122,10 @@ def _slos(facts: Facts, steps: pd.DataFrame, obs: list[Finding], rec: list[Findi
                 names = ", ".join(_q(s) for s in steps["label"]) or "none"
                 rec.append(Finding("slo", f"The SLO names step {_q(slo.step)}, which made no request. Check the "
                                           f"spelling against the steps of this run: {names}."))
+            elif slo.note.startswith("the tool did not report"):
+                rec.append(Finding("slo", f"{slo.rule} needs a percentile the tool's aggregates do not carry: give "
+                                          "perforch per-request results (k6 --out csv or json, a JMeter JTL, Locust "
+                                          "through perforch) or use p50, p90, p95 or p99."))
             continue
         over = -slo.headroom if slo.headroom is not None else float("nan")
         side = "over" if slo.op in ("<", "<=") else "under"

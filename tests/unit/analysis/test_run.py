@@ -131,3 +131,12 @@ def test_a_busy_load_generator_is_called_out():
     a = analyze_run(df, rules("p99 < 1s"), system=system)
     assert any(f.text.startswith("Load generator 'k6': CPU mean 97%") for f in a.observations)
     assert any(f.text.startswith("Load generator 'k6' reached 97% CPU") for f in a.recommendations)
+
+
+def test_a_failed_slo_never_gets_the_all_well_line():
+    aggregates = make_aggregates([{"label": "", "count": 100, "failures": 0, "avg_ms": 900.0, "min_ms": 1.0,
+                                   "max_ms": 2000.0, "p50": 800.0, "p90": 1500.0, "p95": 1700.0, "p99": 1900.0,
+                                   "p99_9": 2000.0, "rps": 10.0}])
+    a = analyze_run(frame_from([], [], []), rules("p95 < 1s"), aggregates=aggregates)
+    assert not a.all_met and all(r.kind != "ok" for r in a.recommendations)
+    assert a.recommendations[0].text.startswith("Bring p95 < 1s back under the limit; without per-request samples")
