@@ -145,7 +145,10 @@ class _Generator:
             "",
             "",
             "class Load(FlowShape):",
-            f'    """{_describe(s.load)}; each flow gets its share by weight (the split k6 gets)."""',
+            f'    """The load: {_describe(s.load)}.',
+            "",
+            "    Each flow gets its share by weight, the split k6 gets: see each class's `load`.",
+            '    """',
             "",
             f"    flows = ({flows}{',' if len(s.flows) == 1 else ''})",
         ]

@@ -1,4 +1,8 @@
-"""The Locust program: finding it, its version, the command line perforch runs, live progress.
+"""The Locust program: finding it, its version, the command lines perforch runs, live progress.
+
+One load generator: one standalone `locust --headless` process. Several (--workers N): Locust's own
+distributed mode through the runners' process plan (runners/plan.py): a master, which runs no
+users and writes Locust's CSVs, and N workers, each writing its rows to locust-requests-<i>.csv.
 
 Exit codes: Locust exits 1 both when requests failed and when it could not start at all (a
 locustfile that does not import, a bad option). perforch therefore passes --exit-code-on-error 3

@@ -56,6 +56,9 @@ class Searcher(FlowUser, FastHttpUser):
 
 
 class Load(FlowShape):
-    """20 iterations/s for 8s (up to 20 users); each flow gets its share by weight (the split k6 gets)."""
+    """The load: 20 iterations/s for 8s (up to 20 users).
+
+    Each flow gets its share by weight, the split k6 gets: see each class's `load`.
+    """
 
     flows = (Reader, Searcher)

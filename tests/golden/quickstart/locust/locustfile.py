@@ -117,6 +117,9 @@ class Browser(FlowUser, FastHttpUser):
 
 
 class Load(FlowShape):
-    """users from 0: 8 in 5s -> 8 in 10s -> 0 in 5s; each flow gets its share by weight (the split k6 gets)."""
+    """The load: users from 0: 8 in 5s -> 8 in 10s -> 0 in 5s.
+
+    Each flow gets its share by weight, the split k6 gets: see each class's `load`.
+    """
 
     flows = (Shopper, Browser)

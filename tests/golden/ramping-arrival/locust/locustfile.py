@@ -36,6 +36,9 @@ class Api(FlowUser, FastHttpUser):
 
 
 class Load(FlowShape):
-    """iterations/s from 5: 15/s in 3s -> 15/s in 4s -> 0/s in 2s (up to 30 users); each flow gets its share by weight (the split k6 gets)."""
+    """The load: iterations/s from 5: 15/s in 3s -> 15/s in 4s -> 0/s in 2s (up to 30 users).
+
+    Each flow gets its share by weight, the split k6 gets: see each class's `load`.
+    """
 
     flows = (Api,)

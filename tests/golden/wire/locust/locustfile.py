@@ -77,6 +77,9 @@ class EchoEverything(FlowUser, FastHttpUser):
 
 
 class Load(FlowShape):
-    """6 iterations by 2 users (at most 30s); each flow gets its share by weight (the split k6 gets)."""
+    """The load: 6 iterations by 2 users (at most 30s).
+
+    Each flow gets its share by weight, the split k6 gets: see each class's `load`.
+    """
 
     flows = (EchoEverything,)
