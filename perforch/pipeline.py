@@ -43,6 +43,7 @@ class RunOptions:
     image: str | None = None  # the tool's container image (over tools.<tool>.image and the default)
     on_worker_failure: str = "continue"  # a load generator died mid-run: continue | stop
     monitor: bool = True  # sample CPU/memory of the SUT and the generators into system.parquet
+    cpus: float | None = None  # --runner docker: CPU limit of each tool container (a generator's size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,9 @@ def check_options(options: RunOptions) -> None:
                             hint="choose one of: " + ", ".join(WORKER_FAILURE))
     if options.workers < 1:
         raise PerforchError(f"--workers must be 1 or more, got {options.workers}")
+    if options.cpus is not None and (options.cpus <= 0 or options.runner == "local"):
+        raise PerforchError("--cpus limits tool containers: a positive number, with --runner docker",
+                            hint=f"got --cpus {options.cpus:g} with --runner {options.runner}")
 
 
 def choose_runner(runner: str, adapter: Adapter, binary: str | None = None) -> str:

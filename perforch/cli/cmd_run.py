@@ -36,6 +36,7 @@ def run(
     allow_production: bool = typer.Option(False, "--allow-production", help="Allow target.environment: production."),
     monitor: bool = typer.Option(True, "--monitor/--no-monitor",
                                  help="Sample CPU/memory of the SUT and the load generators (system.parquet)."),
+    cpus: float = typer.Option(None, "--cpus", help="With --runner docker: CPU limit of each tool container."),
 ) -> None:
     """Generate the tool's script, run it, ingest its results and judge the SLOs."""
     _check_method(percentile)
@@ -43,7 +44,7 @@ def run(
     _check_choice(on_worker_failure, WORKER_FAILURE, "--on-worker-failure")
     options = RunOptions(tool=tool, runner=runner, workers=workers, runs_root=out, binary=tool_bin,
                          allow_production=allow_production, timeout_s=timeout, base_url=target, image=image,
-                         on_worker_failure=on_worker_failure, monitor=monitor)
+                         on_worker_failure=on_worker_failure, monitor=monitor, cpus=cpus)
     result = execute(spec, options)
     raise typer.Exit(conclude(result, percentile))
 

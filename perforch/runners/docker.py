@@ -161,6 +161,7 @@ class DockerSession:
         user: str | None = None,
         entrypoint: Sequence[str] | None = None,
         init: bool = True,
+        cpus: float | None = None,
     ) -> ContainerProcess:
         """Create and start a labelled container; its stdout/stderr stream into logs_dir.
         Ctrl-C waits until it is created and recorded (so that close() knows it)."""
@@ -169,12 +170,12 @@ class DockerSession:
         with deferring_sigint():
             return self._start(name, image, argv, logs_dir, role=role, env=env, volumes=volumes, workdir=workdir,
                                network=network, aliases=aliases, publish=publish, user=user,
-                               entrypoint=entrypoint, init=init)
+                               entrypoint=entrypoint, init=init, cpus=cpus)
 
     def _start(self, name: str, image: str, argv: Sequence[str] | None, logs_dir: Path, *, role: str,
                env: Mapping[str, str] | None, volumes: Mapping[str, Mapping[str, str]] | None, workdir: str | None,
                network: str | None, aliases: Sequence[str], publish: Mapping[str, tuple[str, int | None]] | None,
-               user: str | None, entrypoint: Sequence[str] | None, init: bool) -> ContainerProcess:
+               user: str | None, entrypoint: Sequence[str] | None, init: bool, cpus: float | None) -> ContainerProcess:
         import docker.errors
 
         kwargs: dict[str, object] = dict(
@@ -190,6 +191,8 @@ class DockerSession:
             kwargs["entrypoint"] = list(entrypoint) or [""]
         if publish:
             kwargs["ports"] = dict(publish)
+        if cpus:
+            kwargs["nano_cpus"] = int(cpus * 1e9)
         if network is None:
             kwargs["network_mode"] = "host"
         else:

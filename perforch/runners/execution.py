@@ -196,7 +196,7 @@ class Execution:
             env = {"HOME": "/tmp", **self.adapter.environment(launch), **secrets, **proc.env}
             return session.start(proc.name, self.image, proc.argv, logs_dir, env=env, volumes=volumes,
                                  workdir=str(SCRIPT_DIR), network=network, user=f"{os.getuid()}:{os.getgid()}",
-                                 entrypoint=())
+                                 entrypoint=(), cpus=self.options.cpus)
 
         return start
 

@@ -104,7 +104,12 @@ def supervise(
                 break
             if on_tick:
                 on_tick(elapsed)
-            time.sleep(TICK_S)
+            # sleep until the next tick, or less: wake up as soon as a running main process ends
+            waiter = next((h for i, h in enumerate(handles) if main[i] and h.name not in ended), None)
+            if waiter is not None:
+                waiter.wait(TICK_S)
+            else:
+                time.sleep(TICK_S)
     except KeyboardInterrupt:
         interrupted = True
         events.append(f"interrupted by the user (Ctrl-C) {time.monotonic() - start:.1f} s into the run; "
