@@ -242,3 +242,29 @@ load: {{profile: constant-vus, vus: 2, duration: 3s}}
     gaps = by_user["ts"].diff().dt.total_seconds()
     after_missing = gaps[(by_user["label"] == "login") & (by_user["label"].shift() == "missing")]
     assert len(after_missing) and after_missing.median() < 0.1
+
+
+@pytest.mark.parametrize("user_class", ["fast", "http"])
+def test_a_secret_in_a_failing_url_is_never_written(user_class, demo_api, tmp_path, monkeypatch) -> None:
+    """Client errors quote the URL; a ${env.X} value in it is replaced by *** in every file of the run."""
+    require_tool("locust")
+    monkeypatch.setenv("PERFORCH_TEST_KEY", SECRET)
+    spec = tmp_path / "secret.yaml"
+    spec.write_text(f"""
+version: 1
+name: secret
+target: {{base_url: "{demo_api}"}}
+flows:
+  - name: a
+    steps:
+      - {{name: slow, get: /api/slow, query: {{key: "${{env.PERFORCH_TEST_KEY}}"}}, timeout: 10ms}}
+load: {{profile: iterations, iterations: 2}}
+tools: {{locust: {{user_class: {user_class}}}}}
+""", encoding="utf-8")
+    result = run_scenario(spec, options(tmp_path / "runs", demo_api))
+    assert len(result.samples) == 2 and not result.samples["ok"].any()
+    errors = list(result.samples["error"])
+    assert all("key=***" in e for e in errors if "key=" in e) and (user_class == "http" or "key=***" in errors[0])
+    for path in result.run_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path

@@ -61,7 +61,18 @@ def read_env(names: list[str]) -> dict[str, str]:
     for name in names:
         if name not in os.environ:
             sys.exit(f"perforch: environment variable {name} is not set (the scenario reads ${{env.{name}}})")
-    return {name: os.environ[name] for name in names}
+    values = {name: os.environ[name] for name in names}
+    SECRETS.extend(sorted((v for v in values.values() if len(v) >= 4), key=len, reverse=True))
+    return values
+
+
+SECRETS: list[str] = []  # ${env.X} values: replaced by *** in every error text perforch or Locust writes
+
+
+def _redact(text: str) -> str:
+    for secret in SECRETS:
+        text = text.replace(secret, "***")
+    return text
 
 
 class DataFile:
@@ -281,6 +292,10 @@ class FlowUser:
         with response:
             status = response.status_code or 0
             if not status:  # no response: Locust records the network error; nothing to extract
+                if SECRETS:  # its text may quote the URL, which may carry a secret
+                    error = getattr(response, "request_meta", {}).get("exception") or getattr(response, "error", None)
+                    if error is not None and _redact(repr(error)) != repr(error):
+                        response.failure(_redact(repr(error)))
                 return not step.extract
             if step.status_only and contains is None:  # no need to look at the body
                 failure = None if status in step.statuses else step.check(status, _NO_BODY)
@@ -566,7 +581,7 @@ def _cell(text: str) -> str:
 
 def _error_text(exception: BaseException) -> str:
     text = str(exception) if isinstance(exception, CatchResponseError) else repr(exception)
-    return text[:500]
+    return _redact(text)[:500] if SECRETS else text[:500]
 
 
 @events.request.add_listener
