@@ -106,7 +106,10 @@ def analyze_run(samples: pd.DataFrame, rules: Sequence[SloRule], method: str = "
         if untimed == len(samples):
             problems.append(f"none of the {len(samples):,} requests has a response time (latency is NaN): "
                             "counts and errors only, no latency figures or charts")
-        elif untimed:
+        elif not (samples["latency_ms"] > 0).any():
+            problems.append(f"every response time is 0 ms: the tool recorded no timing, so the latency figures "
+                            "say nothing")
+        if untimed and untimed < len(samples):
             problems.append(f"{untimed:,} of {len(samples):,} requests have no response time (NaN): they are "
                             "counted, not timed")
     else:

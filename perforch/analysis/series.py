@@ -196,7 +196,7 @@ def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | N
     columns = ["label", "latency_ms", "share"]
     latency = samples["latency_ms"].to_numpy(dtype=float) if len(samples) else np.array([])
     timed = latency[~np.isnan(latency)]
-    if not len(timed):
+    if not len(timed) or float(timed.min()) == float(timed.max()):  # one value: no distribution to show
         return pd.DataFrame(columns=columns)
     positive = timed[timed > 0]
     low = max(float(positive.min()) if len(positive) else 0.01, 0.01)

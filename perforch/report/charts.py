@@ -54,8 +54,29 @@ class Drawn:
     figure: object  # matplotlib.figure.Figure
 
 
+MAX_CHART_STEPS = 12  # more lines than this is spaghetti: chart the slowest, say so
+
+
+def charted_steps(analysis: RunAnalysis) -> list[str]:
+    """The steps the per-step charts show: all of them, or the MAX_CHART_STEPS slowest by p95."""
+    steps = analysis.steps
+    if len(steps) > MAX_CHART_STEPS:
+        steps = steps.sort_values("p95", ascending=False, na_position="last", kind="stable").head(MAX_CHART_STEPS)
+    return sorted(str(x) for x in steps["label"])
+
+
 def step_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per charted step, in label order: the same in every chart and in the HTML tables."""
     return {label: STEP_PALETTE[i % len(STEP_PALETTE)] for i, label in enumerate(sorted(labels))}
+
+
+def _only(frame: pd.DataFrame, colors: dict[str, str]) -> pd.DataFrame:
+    return frame[frame["label"].astype(str).isin(colors)] if len(frame) else frame
+
+
+def _subset_note(analysis: RunAnalysis, colors: dict[str, str]) -> str:
+    total = len(analysis.steps)
+    return f" (the {len(colors)} slowest of {total} steps)" if total > len(colors) else ""
 
 
 def render_charts(analysis: RunAnalysis) -> tuple[Chart, ...]:
@@ -70,7 +91,7 @@ def draw_charts(analysis: RunAnalysis) -> tuple[Drawn, ...]:
     import matplotlib
 
     with matplotlib.rc_context(STYLE):
-        colors = step_colors([str(x) for x in analysis.steps["label"]])
+        colors = step_colors(charted_steps(analysis))
         charts = [
             _latency_over_time(analysis),
             _throughput(analysis),
@@ -165,6 +186,11 @@ def _usable(series: pd.DataFrame) -> bool:
     return len(series) >= 2 and bool(series["requests"].sum())
 
 
+def _timed(values: pd.Series) -> bool:
+    """Latencies worth a chart: some known, not all zero."""
+    return bool(values.notna().any()) and float(values.max()) > 0
+
+
 def _mark_events(ax, analysis: RunAnalysis, unit_label: str) -> None:
     """Shade an error burst; mark where degradation began (the first second at that load)."""
     errors = analysis.errors
@@ -195,7 +221,7 @@ def _legend(ax, handles=None, labels=None, x: float = 1.01, **kwargs) -> None:
 
 def _latency_over_time(analysis: RunAnalysis) -> Drawn | None:
     s = analysis.series
-    if not _usable(s) or not s["p50"].notna().any():
+    if not _usable(s) or not _timed(s["p99"]):
         return None
     fig, ax = _figure(right_in=LEGEND_IN)
     t, xlabel = _time_axis(ax, s["t_s"].to_numpy(dtype=float))
@@ -263,8 +289,8 @@ def _throughput(analysis: RunAnalysis) -> Drawn | None:
 
 
 def _steps_over_time(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
-    frame = analysis.steps_over_time
-    if not len(frame) or not frame["p95"].notna().any() or frame["t_s"].nunique() < 2:
+    frame = _only(analysis.steps_over_time, colors)
+    if not len(frame) or not _timed(frame["p95"]) or frame["t_s"].nunique() < 2:
         return None
     fig, ax = _figure(right_in=LEGEND_IN)
     _, xlabel = _time_axis(ax, frame["t_s"].to_numpy(dtype=float))
@@ -276,14 +302,14 @@ def _steps_over_time(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | N
     _headroom(ax)
     ax.set_xlabel(xlabel)
     per = "second" if bucket == 1 else f"{bucket:g} seconds"
-    _title(ax, f"p95 response time per step over time (per {per})")
+    _title(ax, f"p95 response time per step over time (per {per}){_subset_note(analysis, colors)}")
     _legend(ax, title="step")
     return Drawn("steps_over_time", "p95 per step over time",
                  f"The p95 response time of each step, per {per}: which step moves when.", fig)
 
 
 def _distribution(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
-    frame = analysis.distribution
+    frame = _only(analysis.distribution, colors)
     if not len(frame):
         return None
     fig, ax = _figure(right_in=LEGEND_IN)
@@ -299,7 +325,7 @@ def _distribution(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None
     ax.set_xlabel("response time (ms, log scale)")
     ax.set_ylabel("requests at or below (%)")
     ax.set_ylim(0, 101)
-    _title(ax, "Response-time distribution per step (cumulative)")
+    _title(ax, f"Response-time distribution per step (cumulative){_subset_note(analysis, colors)}")
     _legend(ax, title="step")
     return Drawn("distribution", "Response-time distribution per step",
                  "For each step, the share of requests that completed within a given time (read p50, p95 and "
@@ -309,9 +335,9 @@ def _distribution(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None
 def _step_bars(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     from matplotlib.patches import Patch
 
-    steps = analysis.steps
+    steps = _only(analysis.steps, colors)
     steps = steps[steps["p50"].notna()]
-    if not len(steps):
+    if not len(steps) or not (steps["p99"] > 0).any():
         return None
     steps = steps.sort_values("p95", ascending=True, kind="stable")
     height = max(2.4, 0.6 * len(steps) + 1.1)
@@ -346,7 +372,7 @@ def _step_bars(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     else:
         ax.set_xlabel("response time (ms)")
         ax.set_xlim(0, top * 1.25)
-    _title(ax, "Response time per step: p50, p95, p99")
+    _title(ax, f"Response time per step: p50, p95, p99{_subset_note(analysis, colors)}")
     _legend(ax, handles, [h.get_label() for h in handles])
     return Drawn("steps", "Response time per step",
                  "p50 (light), p95 and p99 (full colour) of each step, slowest at the top.", fig)
@@ -354,7 +380,7 @@ def _step_bars(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
 
 def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     levels = analysis.levels
-    by_step = analysis.steps_by_load
+    by_step = _only(analysis.steps_by_load, colors)
     if len(levels) < 4:
         return None
     ordered = sorted(levels, key=lambda lv: lv.load)

@@ -16,7 +16,7 @@ from perforch.analysis import fmt
 from perforch.analysis.compare import WORSE, Comparison
 from perforch.analysis.run import AGGREGATES, NOTHING, RunAnalysis
 from perforch.analysis.stats import METHOD_TEXT, OVERALL
-from perforch.report.charts import Chart, step_colors
+from perforch.report.charts import Chart, charted_steps, step_colors
 from perforch.store import RunRecord
 
 MET, NOT_MET, NO_SLOS = "SLO MET", "SLO NOT MET", "NO SLOS DECLARED"
@@ -42,15 +42,16 @@ def headline(analysis: RunAnalysis) -> str:
         word += f" ({failed} of {len(analysis.slos)} failed)"
     if row is None or not row["count"]:
         return f"{word}: no requests recorded"
+    requests = f"{fmt.count(row['count'])} request{'s' if row['count'] != 1 else ''}"
     return (f"{word}: p99 {fmt.ms(row['p99'])}, average {fmt.ms(row['avg_ms'])}, errors {fmt.pct(row['error_rate'])}, "
-            f"{fmt.rps(row['rps'])} ({fmt.count(row['count'])} requests in {fmt.seconds(analysis.duration_s)})")
+            f"{fmt.rps(row['rps'])} ({requests} in {fmt.seconds(analysis.duration_s)})")
 
 
 def build_view(record: RunRecord, analysis: RunAnalysis, charts: Sequence[Chart] = (),
                comparison: Comparison | None = None, baseline: RunRecord | None = None,
                compare_notes: Sequence[str] = (), generated_at: str = "") -> dict:
     steps = analysis.steps
-    colors = step_colors([str(x) for x in steps["label"]])
+    colors = step_colors(charted_steps(analysis))
     overall = analysis.overall
     tool = f"{record.tool} {record.tool_version}" if record.tool_version else record.tool
     planned = f" (planned {fmt.seconds(record.planned_duration_s)})" if record.planned_duration_s else ""
