@@ -431,9 +431,8 @@ class _Generator:
                 words.append(f"encode {name} {self.needs[jmx.var_name(Ref(var))]} ;")
             what.append(f"extract {var}")
         if words:
-            if step.extract:
-                what.append("(a failed extraction ends the iteration)")
-            out.append(self._bsh_assertion(", ".join(what), " ".join([f"label {word(chr(39) + step.label)} ;", *words])))
+            title = ", ".join(what) + (" (a failed extraction ends the iteration)" if step.extract else "")
+            out.append(self._bsh_assertion(title, " ".join([f"label {word(chr(39) + step.label)} ;", *words])))
         return out
 
     def _bsh_assertion(self, name: str, parameters: str) -> Node:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,8 +179,9 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> tuple[dict | N
         data = _from_strings(raw, notes, path)
     else:
         if skipped[0]:
-            notes.append(f"{path.name}: {skipped[0]} row(s) with a wrong number of fields skipped "
-                         f"(the first near line {skipped[1]}); every complete row kept")
+            where = f" (the first near line {skipped[1]})" if skipped[1] else ""
+            notes.append(f"{path.name}: {skipped[0]} row(s) with a wrong number of fields skipped{where}; "
+                         "every complete row kept")
         data = _from_table(table, notes, path)
     return data, notes
 
@@ -200,7 +202,21 @@ def _read_fast(path: Path, names: list[str], has_header: bool, delimiter: str) -
             skipped[1] = row.number
         return "skip"
 
-    table = pacsv.read_csv(
+    # pyarrow decodes a bad row's text for the handler; with invalid UTF-8 that fails before the
+    # handler runs (reported as an "unraisable" exception) and the read raises: the careful path
+    # then takes over, so the report is noise to silence.
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda info: None if isinstance(info.exc_value, UnicodeDecodeError) else previous(info)
+    try:
+        table = _read_csv(path, names, has_header, delimiter, wanted, types, numeric_ts, on_bad_row)
+    finally:
+        sys.unraisablehook = previous
+    return table, (skipped[0], skipped[1])
+
+
+def _read_csv(path: Path, names: list[str], has_header: bool, delimiter: str, wanted: list[str],  # noqa: PLR0913
+              types: dict, numeric_ts: bool, on_bad_row) -> pa.Table:  # noqa: ANN001
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=None if has_header else names, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_bad_row),
@@ -209,7 +225,6 @@ def _read_fast(path: Path, names: list[str], has_header: bool, delimiter: str) -
             strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""] if numeric_ts else [],
             true_values=["true"], false_values=["false"]),
     )
-    return table, (skipped[0], skipped[1])
 
 
 def _first_value_is_digits(path: Path, has_header: bool, delimiter: str) -> bool:
@@ -225,13 +240,12 @@ def _from_table(table: pa.Table, notes: list[str], path: Path) -> dict:
     keep = _request_rows(table, notes, path)
     cols: dict[str, np.ndarray | pd.Categorical] = {}
     ts = table.column("timeStamp")
-    ts_ns = _ts_ns(ts, notes, path)
-    valid = ~np.isnan(ts_ns.astype(float)) if ts_ns.dtype.kind == "f" else None
+    ts_ns, valid = _ts_ns(ts, notes, path)
     if valid is not None:
         keep &= valid
     order = np.flatnonzero(keep)
     order = order[np.argsort(ts_ns[order], kind="stable")]
-    cols["ts"] = pd.to_datetime(ts_ns[order].astype(np.int64), utc=True)
+    cols["ts"] = pd.to_datetime(ts_ns[order], utc=True)
     del ts
     elapsed = _ints(table, "elapsed")
     cols["latency_ms"] = elapsed[order].astype(np.float64)
@@ -343,18 +357,20 @@ def _error_text(code: str, message: str, failure: str) -> str:
     return "failed (no failure message in the JTL)"
 
 
-def _ts_ns(ts: pa.ChunkedArray, notes: list[str], path: Path) -> np.ndarray:
-    """JTL timeStamp -> int64 ns since the epoch (float with NaN where unreadable, for text stamps)."""
+def _ts_ns(ts: pa.ChunkedArray, notes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """JTL timeStamp -> int64 ns since the epoch, and where it could be read (None: everywhere)."""
     if pa.types.is_integer(ts.type):
-        return ts.fill_null(0).to_numpy() * 1_000_000
+        valid = None if not ts.null_count else ~ts.is_null().to_numpy(zero_copy_only=False)
+        return ts.fill_null(0).to_numpy() * 1_000_000, valid
     return _text_stamps(ts.to_numpy(zero_copy_only=False), notes, path)
 
 
-def _text_stamps(values: np.ndarray, notes: list[str], path: Path) -> np.ndarray:
+def _text_stamps(values: np.ndarray, notes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Formatted stamps (timestamp_format): JMeter writes the JVM's local time with no zone."""
     sample = next((v for v in values if v), "")
     if str(sample).isdigit():
-        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float) * 1_000_000
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+        return numbers.fillna(0).astype(np.int64).to_numpy() * 1_000_000, numbers.notna().to_numpy()
     from dateutil.tz import tzlocal
     from pandas.tseries.api import guess_datetime_format
 
@@ -366,12 +382,12 @@ def _text_stamps(values: np.ndarray, notes: list[str], path: Path) -> np.ndarray
         parsed = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
         notes.append(f"{path.name}: timestamps are formatted text without a zone ({sample!r}); read as this "
                      f"machine's local time ({pd.Timestamp.now(tz=zone).strftime('%Z, UTC%z')})")
-    out = parsed.dt.tz_convert("UTC").astype("int64").to_numpy().astype(float)
-    out[parsed.isna().to_numpy()] = np.nan
-    bad = int(parsed.isna().sum())
+    valid = parsed.notna().to_numpy()
+    out = parsed.dt.tz_convert("UTC").dt.as_unit("ns").fillna(pd.Timestamp(0, tz="UTC")).astype("int64").to_numpy()
+    bad = int((~valid).sum())
     if bad:
         notes.append(f"{path.name}: {bad} row(s) with an unreadable timeStamp skipped")
-    return out
+    return out, valid
 
 
 # --- CSV, careful path: line by line, every complete row kept ------------------------------------
@@ -512,8 +528,8 @@ def read_xml(path: Path) -> tuple[dict | None, list[str]]:
                 break
             following = _next_sample(data, where + 1)
             if following < 0:
-                notes.append(f"{path.name}: unreadable XML from byte {where} to the end ({exc}); "
-                             f"{len(rows.rows)} samples kept")
+                notes.append(f"{path.name}: the XML ends early or is damaged near its end (byte {where}: {exc}); "
+                             f"every complete sample before it kept")
                 break
             for _, index in sorted(rows.rows_open, key=lambda r: -r[1]):  # cut by the damage: incomplete
                 del rows.rows[index]
