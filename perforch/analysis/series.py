@@ -194,23 +194,28 @@ def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | N
     """Cumulative distribution of latency per step on a shared log-spaced grid:
     label, latency_ms, share (fraction of the step's timed requests at or below latency_ms)."""
     columns = ["label", "latency_ms", "share"]
-    latency = samples["latency_ms"].to_numpy(dtype=float) if len(samples) else np.array([])
-    timed = latency[~np.isnan(latency)]
-    if not len(timed) or float(timed.min()) == float(timed.max()):  # one value: no distribution to show
+    if not len(samples):
         return pd.DataFrame(columns=columns)
-    positive = timed[timed > 0]
-    low = max(float(positive.min()) if len(positive) else 0.01, 0.01)
-    high = max(float(timed.max()), low * 1.01)
-    grid = np.geomspace(low, high, points)
     grouped = grouped or group_by_label(samples)
     ordered = ordered if ordered is not None else sorted_by_label(samples, grouped)
-    parts = []
+    # each label's run of `ordered` is ascending with NaN last: its ends give min and max for free
+    runs = []
     for i, name in enumerate(grouped.names):
         values = ordered[grouped.bounds[i]:grouped.bounds[i + 1]]
-        values = values[: np.searchsorted(values, np.nan)]  # NaN sort last
+        values = values[: np.searchsorted(values, np.nan)]
         if len(values):
-            share = np.searchsorted(values, grid, side="right") / len(values)
-            parts.append(pd.DataFrame({"label": name, "latency_ms": grid, "share": share}))
+            runs.append((name, values))
+    if not runs:
+        return pd.DataFrame(columns=columns)
+    lowest, highest = min(v[0] for _, v in runs), max(v[-1] for _, v in runs)
+    if lowest == highest:  # one value: no distribution to show
+        return pd.DataFrame(columns=columns)
+    positives = [v[np.searchsorted(v, 0.0, side="right")] for _, v in runs if v[-1] > 0]
+    low = max(min(positives) if positives else 0.01, 0.01)
+    grid = np.geomspace(low, max(highest, low * 1.01), points)
+    parts = [pd.DataFrame({"label": name, "latency_ms": grid,
+                           "share": np.searchsorted(values, grid, side="right") / len(values)})
+             for name, values in runs]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
