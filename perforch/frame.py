@@ -146,7 +146,7 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
         elif dtype == "category" and col.cat.categories.dtype != object and str(col.cat.categories.dtype) != "str":
             col = col.astype("string").astype("category")
         out[name] = col
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def make_aggregates(rows: list[dict[str, object]]) -> pd.DataFrame:

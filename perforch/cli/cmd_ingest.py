@@ -23,10 +23,11 @@ def ingest(
     slo: list[str] = typer.Option([], "--slo", help="An SLO to judge, e.g. 'p99 < 200ms' (repeatable)."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Where run directories go."),
     percentile: str = typer.Option("linear", "--percentile", help="linear (k6) or nearest-rank (JMeter)."),
+    baseline: Path = typer.Option(None, "--baseline", help="A run directory to compare with (exit 3 on regression)."),
 ) -> None:
     """Turn existing raw results into a run directory and judge them."""
     _check_method(percentile)
     result = ingest_files(files, tool=tool, runs_root=out, name=name, slos=slo)
     for message in result.warnings:
         console.warn(message)
-    raise typer.Exit(conclude(result, percentile))
+    raise typer.Exit(conclude(result, percentile, baseline))
