@@ -140,12 +140,17 @@ def _run(execution, spec_path: Path, scenario: Scenario, adapter: Adapter, optio
         record, status=status, ended_at=store.utc_now(), events=execution.events + outcome.events,
         exit_codes={r.name: r.exit_code for r in results}, commands=execution.commands(),
     )
-    ingested = _ingest_run(adapter, raw_dir, options.workers)
+    if execution.system is not None and len(execution.system):
+        store.write_frame(run_dir, store.SYSTEM, execution.system)
+    try:
+        ingested = _ingest_run(adapter, raw_dir, options.workers)
+    except KeyboardInterrupt:  # the raw files stay; `perforch ingest` can read them later
+        store.write_record(run_dir, replace(record, status="interrupted", events=record.events + (
+            "interrupted by the user (Ctrl-C) while reading the results; raw/ holds them",)))
+        raise
     record = replace(record, raw_files=tuple(str(p.relative_to(run_dir)) for p in adapter.raw_files(raw_dir)),
                      warnings=record.warnings + ingested.warnings)
     _save(run_dir, record, ingested)
-    if execution.system is not None and len(execution.system):
-        store.write_frame(run_dir, store.SYSTEM, execution.system)
     if outcome.interrupted:
         pass  # the user stopped it: what was measured until then is the result
     elif outcome.stopped_by_policy:

@@ -53,7 +53,11 @@ def execute(spec: Path, options: RunOptions) -> RunResult:
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
     with Progress() as progress:
-        result = run_scenario(spec, options, progress.update)
+        try:
+            result = run_scenario(spec, options, progress.update)
+        except KeyboardInterrupt:
+            console.warn("interrupted: everything perforch had started is stopped and removed")
+            raise
     for message in result.warnings:
         console.warn(message)
     for event in result.record.events:

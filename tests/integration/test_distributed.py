@@ -123,3 +123,30 @@ def test_a_dead_worker_stops_the_run_when_asked(demo_api, tmp_path):
     assert record["status"] == "failed"
     assert any(e.startswith("worker 1 (k6-1) died") for e in record["events"])
     assert "the run was stopped because a worker died (--on-worker-failure stop)" in record["events"]
+
+
+def _require_distributed(tool: str) -> None:
+    from perforch.adapters import get_adapter
+
+    if not hasattr(get_adapter(tool), "processes"):
+        pytest.xfail(f"the {tool} adapter has no processes() for its distributed mode yet (runners/plan.py)")
+
+
+@pytest.mark.parametrize("runner,workers", [("local", 2), ("local", 3), ("docker", 2), ("docker", 3)])
+@pytest.mark.parametrize("tool,image", [("locust", "perforch/locust:2.47.0"), ("jmeter", "perforch/jmeter:2.13")])
+def test_locust_and_jmeter_workers_share_the_load(tool, image, runner, workers, demo_api, demo_stats, tmp_path):
+    require_tool(tool)
+    _require_distributed(tool)
+    if runner == "docker":
+        require_image(image)
+    result = run_scenario(rate_spec(tmp_path, demo_api), RunOptions(
+        tool=tool, runner=runner, workers=workers, image=image, runs_root=tmp_path / "runs"))
+    samples = result.samples
+    assert result.record.status == "complete", result.record.events
+    assert 285 <= len(samples) <= 315, len(samples)  # 60/s for 5 s in total, not per worker
+    assert demo_stats()["requests"]["GET /health"] == len(samples)
+    assert sorted(samples["worker"].unique()) == [str(i) for i in range(workers)]
+    stats = step_stats(samples).set_index("label")
+    assert stats.loc["", "count"] == len(samples)
+    if runner == "docker":
+        assert leftovers_of(result.run_dir.name) == []

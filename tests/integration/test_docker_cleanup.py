@@ -117,7 +117,9 @@ def test_killed_at_a_random_moment_leaves_nothing(kind, how, round_, tmp_path):
         # Ctrl-C while Python still imports perforch: Python's own traceback and death by SIGINT
         # (perforch's handler is not installed yet, nothing was started)
         during_import = output.rstrip().endswith("KeyboardInterrupt") and not (tmp_path / "runs").exists()
-        assert code in (0, 1, 3, 130) or (during_import and code == -signal.SIGINT), (why, code, output[-2000:])
+        # a second Ctrl-C may land while Python shuts down (perforch has cleaned up by then): death by SIGINT
+        died_of_sigint = code == -signal.SIGINT and (during_import or how == "ctrl-c twice")
+        assert code in (0, 1, 3, 130) or died_of_sigint, (why, code, output[-2000:])
         assert "Traceback" not in output or during_import, (why, output[-3000:])
     time.sleep(0.2)
     assert _owned(proc.pid) == [], (why, output[-2000:])

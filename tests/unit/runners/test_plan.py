@@ -79,3 +79,24 @@ def test_worker_names_follow_file_numbers():
     assert worker_names(files) == ["0", "1", "10", "2"]
     assert worker_names([Path("a.csv"), Path("b.csv")]) == ["a", "b"]
     assert worker_names([Path("k6.csv")]) is None
+
+
+class _HostBound:
+    """An adapter whose command() uses host files, with a container_command() for images."""
+
+    name = "tool"
+
+    def command(self, launch, scenario):  # noqa: ANN001, ANN201
+        return ["/usr/bin/python3", "/host/wrapper.py", launch.binary]
+
+    def container_command(self, launch, scenario):  # noqa: ANN001, ANN201
+        return [launch.binary, str(launch.script_dir / "plan")]
+
+
+def test_containers_use_container_command_when_the_adapter_has_one():
+    container = Launch(Path("/perforch/script"), Path("/perforch/raw"), "tool")
+    [inside] = plan_processes(_HostBound(), container, None, 1, LoopbackNetwork(containers=True))
+    assert inside.argv == ("tool", "/perforch/script/plan")
+    [local] = plan_processes(_HostBound(), LAUNCH, None, 1, LoopbackNetwork())
+    assert local.argv == ("/usr/bin/python3", "/host/wrapper.py", "k6")
+    assert BridgeNetwork.containers is True
