@@ -175,6 +175,8 @@ class _Generator:
         words = [f"delay {users.delay_s * 1000} ;", f"start {_table(starts)} ;", f"end {_table(ends)} ;"]
         if users.iterations is not None:
             words.append(f"pool {word(flow.name)} {users.iterations} ;")
+        if users.arrival is not None:
+            words.append("paced ;")
         init = self._init_commands(flow, used)
         start = element("BeanShellPreProcessor", "start of iteration: stop?, variables, environment, data", [
             string_prop("script", _START),
@@ -484,9 +486,8 @@ class _Generator:
         if isinstance(value, str):
             return [("'", '"'), *self._pieces(parse_template(value), "j"), ("'", '"')]
         if isinstance(value, dict):
-            items = [(str(k), v) for k, v in value.items()]
-            if not refs_in(list(value)):
-                items = js_key_order(items)
+            # JavaScript lists integer-like keys first (a key read at run time is taken as a name)
+            items = js_key_order([(str(k), v) for k, v in value.items()])
             out: list[tuple[str, ...]] = [("'", "{")]
             for i, (k, v) in enumerate(items):
                 out += ([("'", ",")] if i else []) + self._json_pieces(k) + [("'", ":")] + self._json_pieces(v)

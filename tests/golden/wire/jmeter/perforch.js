@@ -7,10 +7,11 @@
 // with a quote (') so that none is empty. Commands end with ";".
 //
 // setup (the setUp thread group, before the load): ready N ; (threads due at time 0)
-// start (top of each iteration): delay MS ; start MS... ; end MS... ; [pool KEY N ;] then prepare commands
+// start (top of each iteration): delay MS ; start MS... ; end MS... ; [pool KEY N ;] [paced ;] then prepare commands
 //   the thread group's delay; one value per thread (or one for all), in ms since t0: the first iteration starts
 //   at START; no iteration starts after END; a shared-iterations pool of N tickets under KEY.
-//   Sets vars perforch.pause (ms to wait) and perforch.stop ("true" ends the thread).
+//   Sets vars perforch.pause (ms to wait) and perforch.stop ("true" ends the thread). With "paced" the
+//   arrival timer decides both, after the thread has loaded everything it runs (k6's VUs are ready too).
 // prepare:
 //   env NAME ;                      vars["env.NAME"] = the environment variable NAME
 //   set VAR PIECE... ;              vars[VAR] = the pieces joined; a piece is 'TEXT (literal),
@@ -84,6 +85,24 @@ function setup(vars, params) {
     var props = JMeterUtils.getJMeterProperties();
     props.put("perforch.ready", new java.util.concurrent.CountDownLatch(ready));
     props.put("perforch.ready.total", new java.lang.Long(ready));
+    warmHttpClient();
+}
+
+// JMeter's first HTTP request loads and sets up its HTTP client (about a second on a busy machine),
+// and every thread waits for that: a request to a closed port (nothing is sent anywhere) does it
+// before the clock starts, as k6 is ready before its clock starts.
+function warmHttpClient() {
+    try {
+        var sampler = new org.apache.jmeter.protocol.http.sampler.HTTPSamplerProxy("HttpClient4");
+        sampler.setProtocol("http");
+        sampler.setDomain("127.0.0.1");
+        sampler.setPort(1);
+        sampler.setPath("/");
+        sampler.setMethod("GET");
+        sampler.sample();
+    } catch (e) {
+        // a JMeter without this constructor: the first requests are a little late, nothing more
+    }
 }
 
 function t0(delayMs) {
@@ -107,7 +126,7 @@ function t0(delayMs) {
 function start(vars, params) {
     var thread = JMeterContextService.getContext().getThreadNum();
     var first = get(vars, "perforch.started") === null;
-    var rest = [], begin = 0, end = null, pool = null, delay = 0;
+    var rest = [], begin = 0, end = null, pool = null, delay = 0, paced = false;
     var list = commands(params);
     for (var c = 0; c < list.length; c++) {
         var cmd = list[c];
@@ -115,11 +134,19 @@ function start(vars, params) {
         else if (cmd[0] === "end") end = Number(cmd[1 + Math.min(thread, cmd.length - 2)]);
         else if (cmd[0] === "pool") pool = cmd;
         else if (cmd[0] === "delay") delay = Number(cmd[1]);
+        else if (cmd[0] === "paced") paced = true;
         else rest.push(cmd);
     }
     if (first && begin === 0) {
         var ready = JMeterUtils.getJMeterProperties().get("perforch.ready");
         if (ready !== null) ready.countDown();
+    }
+    if (paced) {  // the arrival timer waits for the clock, then says when (and whether) to start
+        vars.put("perforch.started", "true");
+        vars.put("perforch.pause", "0");
+        vars.put("perforch.stop", "false");
+        run(vars, rest);
+        return;
     }
     var zero = t0(delay);
     var now = java.lang.System.currentTimeMillis();
