@@ -94,6 +94,7 @@ class _Raw:
     path: Path | None = None  # where (offset, length) metadata can be read
     check_lines: list[bytes] = field(default_factory=list)  # fast path: failed-check and `vus` lines,
     vus_lines: list[bytes] = field(default_factory=list)  # parsed together at the end
+    foreign: int = 0  # fast path: lines that cannot be k6 rows (skipped)
 
     def add(self, other: _Raw) -> None:
         self.parts += other.parts
@@ -103,6 +104,7 @@ class _Raw:
         self.notes += other.notes
         self.check_lines += other.check_lines
         self.vus_lines += other.vus_lines
+        self.foreign += other.foreign
 
 
 # --- entry points ---------------------------------------------------------------------------------
@@ -327,6 +329,9 @@ def _read_fast(path: Path, fmt: _CsvFormat | _JsonFormat) -> _Raw:
                     raw.add(part)
             finally:
                 pool.shutdown(cancel_futures=True)
+    if raw.foreign:
+        raw.notes.append(f"{path.name}: skipped {raw.foreign} line{'s' if raw.foreign > 1 else ''} that "
+                         "cannot be k6 rows; every complete row is kept")
     if raw.check_lines:
         _add_failed_checks(raw, fmt.rows(pa.py_buffer(b"".join(raw.check_lines))))
     if raw.vus_lines:
@@ -368,7 +373,13 @@ def _read_piece(piece: _Piece, fmt: _CsvFormat | _JsonFormat, last: bool) -> _Ra
         if part is not None:
             out.parts.append(part)
     fmt.extras(piece, out)
+    out.foreign = int(np.count_nonzero(~_ROW_START[piece.probe(0)]))
     return out
+
+
+# A k6 row begins with a metric name ([A-Za-z_], k6 enforces it) in CSV, with `{` in JSON.
+_ROW_START = np.zeros(256, bool)
+_ROW_START[[*range(ord("a"), ord("z") + 1), *range(ord("A"), ord("Z") + 1), ord("_"), ord("{")]] = True
 
 
 def _requests(piece: _Piece, fmt: _CsvFormat | _JsonFormat, cand: np.ndarray) -> _Part | None:
@@ -628,7 +639,7 @@ class _CsvFormat:
         """Failed checks and `vus` gauges. Their lines have a digit in the probed byte (a timestamp's)."""
         letters = piece.probe(self.probe)
         lines = np.flatnonzero((letters >= ord("0")) & (letters <= ord("9")))
-        first = piece.bytes_at(piece.starts[lines])
+        first = piece.probe(0)[lines]
         zero = _failed_check_lines(piece, lines[first == ord("c")], b"checks,", ord(","), 1)
         if len(zero):
             out.check_lines.append(piece.gather(zero).to_pybytes())
@@ -648,7 +659,7 @@ def _csv_reader(names: list[str], types: dict[str, pa.DataType]) -> Callable[[pa
     """Parse header-less k6 CSV lines with the given column names; _Layout on anything unexpected."""
 
     def refuse(row: object) -> str:
-        raise _Layout
+        return "error"
 
     read_options = pacsv.ReadOptions(column_names=names, block_size=1 << 22)
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=refuse)
@@ -1017,6 +1028,11 @@ def _assemble(raw: _Raw, path: Path, worker: str) -> tuple[dict | None, list[str
     ok = np.where((said == "")[expected.codes], (status >= 200) & (status < 400), (said == "true")[expected.codes])
     error = _errors(tags.pop("error"), status_tag)
     failed = _failed_requests(raw, parts, tags["name"])
+    untied = sum(1 for vu, it, _, _ in raw.failed_checks if not vu or not it)
+    if untied:
+        notes.append(f"{path.name}: {untied} failed check{'s' if untied > 1 else ''} could not be tied to "
+                     "requests (no vu/iter in the file); those requests keep k6's own verdict — run k6 with "
+                     "--system-tags including vu,iter (perforch does)")
     for p in parts:
         p.meta = None
     if failed:
