@@ -157,16 +157,27 @@ class _Generator:
         ], guiclass="CookiePanel"))
         used = self._data_used(flow)
         self.needs = _encodings_needed(flow)
-        for name in used:
-            if self.s.data[name].order == "sequential":
-                tg.add(self._csv_data_set(flow, name))
-        tg.add(self._iteration_start(flow, users, used))
+        tg.add(self._iteration_start(flow, users))
         tg.add(self._gate(users))
-        for node in self._items(flow, flow.steps):
-            tg.add(node)
+        # Data rows are read by iterations that run: the CSV files advance when this controller is
+        # entered (not for the iteration a stopping thread skips), and the flow's first request
+        # names and encodes the row's values.
+        self.data_commands = self._data_commands(flow, used)
+        steps = self._items(flow, flow.steps)
+        csv = [self._csv_data_set(flow, name) for name in used if self.s.data[name].order == "sequential"]
+        if csv:
+            # (JMeter enters the next controller even after the stop above: hence a condition here too)
+            tg.add(element("IfController", f"iteration of flow {flow.name}", [
+                string_prop("IfController.condition", "${perforch.run}"),
+                bool_prop("IfController.evaluateAll", False),
+                bool_prop("IfController.useExpression", True),
+            ], guiclass="IfControllerPanel", comment="the data files advance when an iteration enters here")
+                .add(*csv, *steps))
+        else:
+            tg.add(*steps)
         return tg
 
-    def _iteration_start(self, flow: m.Flow, users: Users, used: list[str]) -> Node:
+    def _iteration_start(self, flow: m.Flow, users: Users) -> Node:
         """A pause at the top of each iteration (the thread's own start offset, the first time) whose
         pre-processor decides whether the thread stops and sets variables, environment values and
         data rows; for arrival rates, a timer holds it until the iteration's start time."""
@@ -177,8 +188,8 @@ class _Generator:
             words.append(f"pool {word(flow.name)} {users.iterations} ;")
         if users.arrival is not None:
             words.append("paced ;")
-        init = self._init_commands(flow, used)
-        start = element("BeanShellPreProcessor", "start of iteration: stop?, variables, environment, data", [
+        init = self._start_commands(flow)
+        start = element("BeanShellPreProcessor", "start of iteration: stop?, variables, environment", [
             string_prop("script", _START),
             string_prop("parameters", " ".join(words + ([init] if init else []))),
             string_prop("filename", ""),
@@ -195,28 +206,36 @@ class _Generator:
             ], guiclass="TestBeanGUI"))
         return node
 
-    def _init_commands(self, flow: m.Flow, used: list[str]) -> str:
+    def _start_commands(self, flow: m.Flow) -> str:
+        """Environment values and variables, for each iteration (k6 starts each from VARS)."""
         s = self.s
         out: list[str] = []
         env = [ref.key for _, text, f in s.templates() if f is None or f is flow
                for ref in parse_template(text) if isinstance(ref, Ref) and ref.namespace == "env"]
         for name in dict.fromkeys(env):
             out.append(f"env {word(name)} ;")
+        for name, text in s.variables.items():
+            pieces = self._pieces(parse_template(text), "r")
+            out.append(f"set {word(jmx.var_name(Ref(name)))} {_words(pieces)} ;")
+        variables = {jmx.var_name(Ref(n)) for n in s.variables}
+        for var, encodings in self.needs.items():
+            if var.startswith("env.") or var in variables:
+                out.append(f"encode {word(var)} {encodings} ;")
+        return " ".join(out)
+
+    def _data_commands(self, flow: m.Flow, used: list[str]) -> str:
+        """The current row's values under their names (users.email), and encoded where needed."""
+        out: list[str] = []
         columns = self._columns_used(flow)
         for name in used:
-            source = s.data[name]
-            if source.order == "sequential":
+            if self.s.data[name].order == "sequential":
                 for column in columns[name]:
                     out.append(f"copy {word(column)} {word(name + '.' + column)} ;")
             else:
                 cols = " ".join(word(c) for c in columns[name])
                 out.append(f"row {word(name)} {word(f'data/{name}.csv')} {cols} ;")
-        for name, text in s.variables.items():
-            pieces = self._pieces(parse_template(text), "r")
-            out.append(f"set {word(jmx.var_name(Ref(name)))} {_words(pieces)} ;")
-        extracted = {jmx.var_name(Ref(v)) for _, step in flow.walk() for v in step.extract}
         for var, encodings in self.needs.items():
-            if var not in extracted or var in {jmx.var_name(Ref(n)) for n in s.variables}:
+            if var.partition(".")[0] in used:
                 out.append(f"encode {word(var)} {encodings} ;")
         return " ".join(out)
 
@@ -280,7 +299,7 @@ class _Generator:
             bool_prop("recycle", True),
             bool_prop("stopThread", False),
             # A sharing key of our own: one file position per flow, shared by all its thread groups.
-            string_prop("shareMode", f"perforch flow {flow.name}"),
+            string_prop("shareMode", f"perforch-flow-{flow.name}"),
         ], guiclass="TestBeanGUI")
 
     # -- steps ---------------------------------------------------------------------------------
@@ -365,6 +384,14 @@ class _Generator:
             string_prop("HTTPSampler.response_timeout", timeout),
         ]
         sampler = element("HTTPSamplerProxy", step.label, props, guiclass="HttpTestSampleGui")
+        if self.data_commands:  # the flow's first request: this iteration's data row
+            sampler.add(element("BeanShellPreProcessor", "data row of this iteration", [
+                string_prop("script", _PREPARE),
+                string_prop("parameters", self.data_commands),
+                string_prop("filename", ""),
+                bool_prop("resetInterpreter", False),
+            ], guiclass="TestBeanGUI"))
+            self.data_commands = ""
         if headers:
             sampler.add(element("HeaderManager", "headers", [jmx.collection_prop("HeaderManager.headers", [
                 jmx.element_prop("", "Header", [string_prop("Header.name", k), string_prop("Header.value", v)])

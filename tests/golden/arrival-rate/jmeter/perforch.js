@@ -10,7 +10,7 @@
 // start (top of each iteration): delay MS ; start MS... ; end MS... ; [pool KEY N ;] [paced ;] then prepare commands
 //   the thread group's delay; one value per thread (or one for all), in ms since t0: the first iteration starts
 //   at START; no iteration starts after END; a shared-iterations pool of N tickets under KEY.
-//   Sets vars perforch.pause (ms to wait) and perforch.stop ("true" ends the thread). With "paced" the
+//   Sets vars perforch.pause (ms to wait), perforch.stop ("true" ends the thread), perforch.run (its opposite). With "paced" the
 //   arrival timer decides both, after the thread has loaded everything it runs (k6's VUs are ready too).
 // prepare:
 //   env NAME ;                      vars["env.NAME"] = the environment variable NAME
@@ -145,6 +145,7 @@ function start(vars, params) {
         vars.put("perforch.started", "true");
         vars.put("perforch.pause", "0");
         vars.put("perforch.stop", "false");
+        vars.put("perforch.run", "true");
         run(vars, rest);
         return;
     }
@@ -159,6 +160,7 @@ function start(vars, params) {
     vars.put("perforch.started", "true");
     vars.put("perforch.pause", String(pause));
     vars.put("perforch.stop", stop ? "true" : "false");
+    vars.put("perforch.run", stop ? "false" : "true");
     run(vars, rest);
 }
 
@@ -346,6 +348,7 @@ function arrival(vars, params) {
     var at = timeOf(stages, ticket);
     if (at === null) {  // after the last stage: this thread is done
         vars.put("perforch.stop", "true");
+        vars.put("perforch.run", "false");
         return "0";
     }
     return String(Math.max(0, testStart + Math.round(at * 1000) - now));

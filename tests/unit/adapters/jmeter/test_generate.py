@@ -89,35 +89,37 @@ def test_quickstart_plan_structure() -> None:
     shopper, tree = groups[0]
     assert prop(shopper, "ThreadGroup.num_threads") == "6" and prop(shopper, "ThreadGroup.ramp_time") == "5"
     top = [c for c in tree if c.tag != "hashTree"]
-    assert [c.tag for c in top] == ["CookieManager", "CSVDataSet", "TestAction", "IfController", "HTTPSamplerProxy",
-                                    "TestAction", "HTTPSamplerProxy", "TestAction", "TransactionController"]
-    csv = top[1]
-    assert prop(csv, "shareMode") == "perforch flow shopper" and prop(csv, "variableNames") == ""
-    start = children(tree, top[2])[0]
-    params = prop(start, "parameters")
-    assert params.startswith("delay 0 ; start 833 1667 2500 3333 4167 5000 ; end 20000 19167 18333 17500 16667 15833 ;")
-    assert "copy email users.email ; copy password users.password ; encode first_item j ;" not in params
-    assert "encode users.email j ; encode users.password j ;" in params
-    assert prop(top[3], "IfController.condition") == "${perforch.stop}"
-    login = top[4]
+    assert [c.tag for c in top] == ["CookieManager", "TestAction", "IfController", "IfController"]
+    assert prop(top[3], "IfController.condition") == "${perforch.run}"
+    start = children(tree, top[1])[0]
+    assert prop(start, "parameters") == (
+        "delay 0 ; start 833 1667 2500 3333 4167 5000 ; end 20000 19167 18333 17500 16667 15833 ;")
+    assert prop(top[2], "IfController.condition") == "${perforch.stop}"
+    # the data file advances in the controller only iterations that run enter
+    steps_tree = list(tree)[list(tree).index(top[3]) + 1]
+    tree, top = steps_tree, [c for c in steps_tree if c.tag != "hashTree"]
+    assert [c.tag for c in top] == ["CSVDataSet", "HTTPSamplerProxy", "TestAction", "HTTPSamplerProxy", "TestAction",
+                                    "TransactionController"]
+    csv, login, think, list_items, _, tc = top
+    assert prop(csv, "shareMode") == "perforch-flow-shopper" and prop(csv, "variableNames") == ""
     assert prop(login, "HTTPSampler.method") == "POST"
     body = login.find(".//elementProp[@elementType='HTTPArgument']")
     assert prop(body, "Argument.value") == (
         '{"email":"${perforch.j.users.email}","password":"${perforch.j.users.password}"}')
     checks = children(tree, login)
-    assert [c.tag for c in checks] == ["HeaderManager", "ResponseAssertion", "BeanShellAssertion"]
+    assert [c.tag for c in checks] == ["BeanShellPreProcessor", "HeaderManager", "ResponseAssertion", "BeanShellAssertion"]
+    assert prop(checks[0], "parameters") == (
+        "copy email users.email ; copy password users.password ; encode users.email j ; encode users.password j ;")
+    checks = checks[1:]
     status = checks[1]
     assert prop(status, "Assertion.assume_success") == "true" and prop(status, "Assertion.test_type") == "1"
     assert prop(checks[2], "BeanShellAssertion.parameters") == (
         "label 'login ; expect '%24.ok 'true .ok ; json token .token ;")
-    think = top[5]
     assert prop(think, "ActionProcessor.duration") == "${__Random(50,150)}"
-    tc = top[8]
     assert tc.get("testname") == "checkout" and prop(tc, "TransactionController.parent") == "false"
     create = children(tree, tc)[0]
     assert prop(create.find(".//elementProp[@elementType='HTTPArgument']"), "Argument.value") == (
         '{"item":"${perforch.j.first_item}","qty":1}')
-    list_items = top[6]
     assert prop(list_items, "HTTPSampler.path") == "http://127.0.0.1:8765/api/items?page=1"
     extract = [c for c in children(tree, list_items) if c.tag == "BeanShellAssertion"][0]
     assert prop(extract, "BeanShellAssertion.parameters").endswith(
@@ -176,8 +178,9 @@ load: {profile: constant-vus, vus: 1, duration: 3s}
     root = plan_of(scenario)
     ((tg, tree),) = thread_groups(root)
     assert not [c for c in tree if c.tag == "CSVDataSet"]  # random order: perforch.js picks the rows
-    start = children(tree, [c for c in tree if c.tag == "TestAction"][0])[0]
-    assert "row users data/users.csv email ;" in prop(start, "parameters")
+    first = [c for c in tree if c.tag == "HTTPSamplerProxy"][0]
+    data = [c for c in children(tree, first) if c.tag == "BeanShellPreProcessor"][0]
+    assert prop(data, "parameters") == "row users data/users.csv email ; encode users.email u ;"
     second = [c for c in tree if c.tag == "HTTPSamplerProxy"][1]
     assert prop(second, "HTTPSampler.path") == "${perforch.url}"
     pre = [c for c in children(tree, second) if c.tag == "BeanShellPreProcessor"][0]
