@@ -452,9 +452,10 @@ def _group(piece: _Piece, fmt: _CsvFormat | _JsonFormat, dur: np.ndarray, stamp:
         which.append(np.full(len(here), i))
         rows.append(here)
     pos, length = np.concatenate(pos), np.concatenate(length)
-    if not ((length > 0) & (length < 40)).all() or not (
-            (piece.bytes_at(pos - 1) == before[-1]).all() and (piece.bytes_at(pos + length) == ord(",")).all()
-            and (len(before) == 1 or (piece.bytes_at(pos - len(before)) == before[0]).all())):
+    # the name's distinctive letter (above) and the comma right after the value, where the line's
+    # length says it ends, pin each sibling down (JSON: also the `","value":` before it)
+    if not ((length > 0) & (length < 40)).all() or not (piece.bytes_at(pos + length) == ord(",")).all() or (
+            len(before) > 1 and not (piece.has(pos - len(before), before)).all()):
         raise _Layout
     numbers = piece.numbers(pos, length)
     which, rows = np.concatenate(which), np.concatenate(rows)
@@ -814,21 +815,81 @@ class _JsonFormat:
 
 # --- the general path -----------------------------------------------------------------------------
 
+_NEEDED = ["http_reqs", DURATION, *SIBLINGS, "checks", "vus"]  # codes 0..7
+_METRICS = pa.array(_NEEDED)
+
 
 @dataclass
 class _Rows:
-    """Rows of the metrics ingest needs, with their row number in the file."""
+    """What the general path keeps of each batch of rows: for every row of a needed metric its metric
+    code, row number and value; for duration rows their time and tags; failed checks; vus gauges."""
 
-    parts: list[pa.Table] = field(default_factory=list)
+    code: list[np.ndarray] = field(default_factory=list)
+    row: list[np.ndarray] = field(default_factory=list)
+    value: list[np.ndarray] = field(default_factory=list)
+    durations: list[tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, _Codes], pa.Array | None]] = field(
+        default_factory=list)  # per batch: rows, end ns, latency, tags, vu/iter texts
+    raw: _Raw = field(default_factory=_Raw)
     skipped: int = 0
     first_skipped: str = ""
+    dropped: int = 0
+    number: int = 0
 
     def skip(self, text: str) -> None:
         self.skipped += 1
         self.first_skipped = self.first_skipped or text
 
+    def add(self, table: pa.Table, scale: int | None) -> None:
+        """A batch with columns metric, time, value (text or number), the tags, metadata or vu/iter."""
+        rows = np.arange(self.number, self.number + table.num_rows)
+        self.number += table.num_rows
+        code = pc.fill_null(pc.index_in(table["metric"], value_set=_METRICS), -1).to_numpy()
+        if "type" in table.column_names:
+            code = np.where(pc.fill_null(pc.equal(table["type"], "Point"), False).to_numpy(zero_copy_only=False),
+                            code, -1)
+        keep = np.flatnonzero(code >= 0)
+        table, code, rows = table.take(pa.array(keep)), code[keep].astype(np.int8), rows[keep]
+        value = _numbers(table["value"])
+        self.code.append(code)
+        self.row.append(rows)
+        self.value.append(value)
+        for wanted, handle in ((1, self._durations), (6, self._checks), (7, self._gauges)):
+            mine = np.flatnonzero(code == wanted)
+            if len(mine):
+                handle(table.take(pa.array(mine)), rows[mine], value[mine], scale)
 
-_NEEDED = pa.array(["http_reqs", DURATION, *SIBLINGS, "checks", "vus"])
+    def _durations(self, table: pa.Table, rows: np.ndarray, value: np.ndarray, scale: int | None) -> None:
+        ns, bad = _times(table["time"], scale)
+        bad |= np.isnan(value)
+        if bad.any():
+            self.dropped += int(bad.sum())
+            good = np.flatnonzero(~bad)
+            table, rows, value, ns = table.take(pa.array(good)), rows[good], value[good], ns[good]
+        tags = {}
+        for tag in TAGS:
+            if tag in table.column_names:
+                encoded = pc.dictionary_encode(pc.fill_null(table[tag], "")).combine_chunks()
+                tags[tag] = _categories(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist())
+        if "metadata" in table.column_names:
+            meta = pc.fill_null(table["metadata"], "").combine_chunks()
+        elif "vu" in table.column_names:
+            meta = pc.binary_join_element_wise("vu=", pc.fill_null(table["vu"], ""), "&iter=",
+                                               pc.fill_null(table["iter"], ""), "").combine_chunks()
+        else:
+            meta = None
+        self.durations.append((rows, ns, value, tags, meta))
+
+    def _checks(self, table: pa.Table, rows: np.ndarray, value: np.ndarray, scale: int | None) -> None:
+        failed = np.flatnonzero(value == 0.0)
+        if len(failed):
+            _add_failed_checks(self.raw, table.take(pa.array(failed)).set_column(
+                table.column_names.index("value"), "value", pa.array(value[failed])))
+
+    def _gauges(self, table: pa.Table, rows: np.ndarray, value: np.ndarray, scale: int | None) -> None:
+        ns, bad = _times(table["time"], scale)
+        good = ~bad & ~np.isnan(value)
+        self.raw.vus_ns.append(ns[good])
+        self.raw.vus_value.append(value[good])
 
 
 def _read_csv_general(path: Path, fmt: _CsvFormat) -> _Raw:
@@ -838,7 +899,8 @@ def _read_csv_general(path: Path, fmt: _CsvFormat) -> _Raw:
         rows.skip(row.text or "")
         return "skip"
 
-    number, notes = 0, []
+    notes = []
+    names = {"metric_name": "metric", "timestamp": "time", "metric_value": "value", **fmt.rename}
     try:
         reader = pacsv.open_csv(
             path,
@@ -850,16 +912,10 @@ def _read_csv_general(path: Path, fmt: _CsvFormat) -> _Raw:
         )
         for batch in reader:
             table = pa.Table.from_batches([batch])
-            table = table.append_column("row", pa.array(np.arange(number, number + table.num_rows)))
-            number += table.num_rows
-            table = table.filter(pc.is_in(pc.cast(table["metric_name"], pa.string()), _NEEDED))
-            table = table.rename_columns([fmt.rename.get(c, c) for c in table.column_names])
-            rows.parts.append(_utf8(table).rename_columns(
-                [{"metric_name": "metric", "timestamp": "time", "metric_value": "value"}.get(c, c)
-                 for c in table.column_names]))
+            rows.add(_utf8(table.rename_columns([names.get(c, c) for c in table.column_names])), fmt.scale)
     except pa.ArrowInvalid as exc:
         notes.append(f"{path.name}: stopped reading at a malformed row ({exc}); the rows before it are kept")
-    raw = _from_rows(rows, path, fmt.scale)
+    raw = _from_rows(rows, path)
     raw.notes[:0] = notes
     return raw
 
@@ -880,7 +936,7 @@ def _utf8(table: pa.Table) -> pa.Table:
 
 
 def _read_json_general(path: Path) -> _Raw:
-    rows, number = _Rows(), 0
+    rows = _Rows()
     with path.open("rb") as fh:
         while True:
             data = fh.read(1 << 23)
@@ -892,11 +948,8 @@ def _read_json_general(path: Path) -> _Raw:
                 table = _flatten_points(_json_table(pa.py_buffer(data), _POINT_SCHEMA))
             except _ERRORS:
                 table = _json_lines(data, rows)
-            table = table.append_column("row", pa.array(np.arange(number, number + table.num_rows)))
-            number += table.num_rows
-            keep = pc.and_(pc.equal(table["type"], "Point"), pc.is_in(table["metric"], _NEEDED))
-            rows.parts.append(table.filter(pc.fill_null(keep, False)))
-    return _from_rows(rows, path, None)
+            rows.add(table, None)
+    return _from_rows(rows, path)
 
 
 def _json_lines(data: bytes, rows: _Rows) -> pa.Table:
@@ -929,64 +982,49 @@ def _text(value: object) -> str | None:
     return None if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
-def _from_rows(rows: _Rows, path: Path, scale: int | None) -> _Raw:
-    """Rows of every needed metric (columns metric, time, value, tags…) -> _Raw, a request's siblings
-    found inside its block of rows."""
-    raw = _Raw()
+def _from_rows(rows: _Rows, path: Path) -> _Raw:
+    """The kept rows -> _Raw: a request's siblings are found inside its block of rows (from its
+    `http_reqs` row to the next one; if the file has no such rows, from its duration row on)."""
+    raw = rows.raw
     if rows.skipped:
         raw.notes.append(f"{path.name}: skipped {rows.skipped} malformed row{'s' if rows.skipped > 1 else ''} "
                          f"(first: {rows.first_skipped[:60]!r}); every complete row is kept")
-    table = pa.concat_tables(rows.parts) if rows.parts else None
-    if table is None or not table.num_rows:
+    if rows.dropped:
+        raw.notes.append(f"{path.name}: dropped {rows.dropped} {DURATION} row(s) with an unreadable time or value")
+    if not rows.durations:
         return raw
-    metric = table["metric"].to_numpy(zero_copy_only=False)
-    row = table["row"].to_numpy()
-    value = _numbers(table["value"])
-    ns, bad_time = _times(table["time"], scale)
-    is_duration = metric == DURATION
-    bad = is_duration & (np.isnan(value) | bad_time)
-    if bad.any():
-        raw.notes.append(f"{path.name}: dropped {int(bad.sum())} {DURATION} row(s) with an unreadable time or value")
-    dur = np.flatnonzero(is_duration & ~bad)
-    anchors = row[metric == "http_reqs"]
-    if len(anchors) != int(is_duration.sum()):  # not k6's usual blocks: a request's rows follow its duration row
-        anchors = row[dur]
-    block = np.searchsorted(anchors, row, side="right") - 1
+    code, row, value = (np.concatenate(x) for x in (rows.code, rows.row, rows.value))
+    rows.code, rows.row, rows.value = [], [], []
+    dur_rows = np.concatenate([d[0] for d in rows.durations])
+    anchors = row[code == 0]
+    if len(anchors) != int((code == 1).sum()):  # not k6's usual blocks
+        anchors = dur_rows
+    dur_block = np.searchsorted(anchors, dur_rows, side="right") - 1
     siblings = []
-    for name in SIBLINGS:
-        mine = np.flatnonzero((metric == name) & ~np.isnan(value))
-        first_block, first = np.unique(block[mine], return_index=True)
-        at = np.minimum(np.searchsorted(first_block, block[dur]), max(len(first_block) - 1, 0))
-        found = first_block[at] == block[dur] if len(first_block) else np.zeros(len(dur), bool)
-        out = np.full(len(dur), np.nan)
+    for i, _ in enumerate(SIBLINGS, start=2):
+        mine = np.flatnonzero((code == i) & ~np.isnan(value))
+        first_block, first = np.unique(np.searchsorted(anchors, row[mine], side="right") - 1, return_index=True)
+        at = np.minimum(np.searchsorted(first_block, dur_block), max(len(first_block) - 1, 0))
+        found = first_block[at] == dur_block if len(first_block) else np.zeros(len(dur_rows), bool)
+        out = np.full(len(dur_rows), np.nan)
         out[found] = value[mine[first[at[found]]]]
         siblings.append(out)
-    requests = table.take(pa.array(dur))
-    codes = np.arange(len(dur))
-    tags = {t: _categories(codes, requests[t].to_pylist()) for t in TAGS if t in requests.column_names}
-    if "metadata" in requests.column_names:
-        meta = pc.fill_null(requests["metadata"], "").combine_chunks()
-    elif "vu" in requests.column_names:
-        meta = pc.binary_join_element_wise("vu=", pc.fill_null(requests["vu"], ""), "&iter=",
-                                           pc.fill_null(requests["iter"], ""), "").combine_chunks()
-    else:
-        meta = None
-    raw.parts.append(_part(ns[dur], value[dur], siblings, tags, meta))
-    failed = np.flatnonzero((metric == "checks") & (value == 0.0))
-    if len(failed):
-        picked = table.take(pa.array(failed)).drop_columns(["value"])
-        _add_failed_checks(raw, picked.append_column("value", pa.array(value[failed])))
-    gauge = np.flatnonzero((metric == "vus") & ~np.isnan(value) & ~bad_time)
-    if len(gauge):
-        raw.vus_ns.append(ns[gauge])
-        raw.vus_value.append(value[gauge])
+    lo = 0
+    for batch_rows, ns, latency, tags, meta in rows.durations:
+        hi = lo + len(batch_rows)
+        raw.parts.append(_part(ns, latency, [s[lo:hi] for s in siblings], tags, meta))
+        lo = hi
+    rows.durations = []
     return raw
 
 
 def _numbers(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_floating(column.type):
         return pc.fill_null(column, np.nan).to_numpy()
-    return pd.to_numeric(pd.Series(column.to_numpy(), dtype=object), errors="coerce").to_numpy(dtype=float)
+    try:
+        return pc.cast(column, pa.float64()).to_numpy()
+    except _ERRORS:
+        return pd.to_numeric(pd.Series(column.to_numpy(), dtype=object), errors="coerce").to_numpy(dtype=float)
 
 
 def _times(column: pa.ChunkedArray, scale: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -1128,17 +1166,19 @@ def _failed_requests(raw: _Raw, parts: list[_Part], label: pd.Categorical) -> di
     forms = [form.encode() for vu, it, _ in failed for form in (
         f"vu={vu}&iter={it}", f"iter={it}&vu={vu}", f'{{"vu":"{vu}","iter":"{it}"}}', f'{{"iter":"{it}","vu":"{vu}"}}')]
     known = np.unique(_hash_texts(*_padded(forms)))
+    maybe = np.zeros(1 << 22, bool)  # a bitmap of the known hashes' low bits: a cheap first filter
+    maybe[(known & np.uint64((1 << 22) - 1)).astype(np.int64)] = True
     names = np.asarray(label.categories, dtype=object)
     wanted = np.isin(names, [k[2] for k in failed])
-    candidates = [(part, np.flatnonzero(wanted[label.codes[lo:hi]]), lo) for part, lo, hi in _spans(parts)]
-    candidates = [(part, mine, lo) for part, mine, lo in candidates if len(mine) and part.meta is not None]
-    if not candidates:
-        return {}
-    hashes = np.concatenate([_meta_hashes(raw, part, mine) for part, mine, _ in candidates])
-    hit = np.isin(hashes, known)
-    rows, metas, at = [], [], 0
-    for part, mine, lo in candidates:
-        mine, at = mine[hit[at:at + len(mine)]], at + len(mine)
+    rows, metas = [], []
+    for part, lo, hi in _spans(parts):
+        mine = np.flatnonzero(wanted[label.codes[lo:hi]])
+        if not len(mine) or part.meta is None:
+            continue
+        hashes = _meta_hashes(raw, part, mine)
+        first = maybe[(hashes & np.uint64((1 << 22) - 1)).astype(np.int64)]
+        mine, hashes = mine[first], hashes[first]
+        mine = mine[known[np.minimum(np.searchsorted(known, hashes), len(known) - 1)] == hashes]
         if len(mine):
             rows.append(lo + mine)
             metas.append(_metadata(raw, part, mine))
@@ -1157,7 +1197,12 @@ def _hash_texts(window: np.ndarray, length: np.ndarray) -> np.ndarray:
     32 bytes and its length."""
     window = window.copy()
     window[np.arange(32) >= length[:, None]] = 0
-    return np.bitwise_xor.reduce(window.view(np.uint64) * _MIX, axis=1) ^ length.astype(np.uint64)
+    h = np.bitwise_xor.reduce(window.view(np.uint64) * _MIX, axis=1) ^ length.astype(np.uint64)
+    h ^= h >> np.uint64(31)  # splitmix64's finaliser: every output bit depends on every input bit
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
 def _padded(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
