@@ -171,11 +171,14 @@ def read_raw(path: Path, kind: str, fast: bool = True) -> _Raw:
         if fast:
             try:
                 raw = _read_fast(path, fmt)
-                if raw.parts:
-                    return raw
             except _Layout:
-                pass
-        return _read_csv_general(path, fmt) if isinstance(fmt, _CsvFormat) else _read_json_general(path)
+                raw = _Raw()
+            if raw.parts:
+                raw.parts = _compact(raw.parts)
+                return raw
+        raw = _read_csv_general(path, fmt) if isinstance(fmt, _CsvFormat) else _read_json_general(path)
+        raw.parts = _compact(raw.parts)
+        return raw
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
@@ -216,8 +219,11 @@ class _Piece:
         `complete(line)` says it is a whole row, else dropped and returned."""
         map_lo = max(0, lo - PAD) // mmap.ALLOCATIONGRANULARITY * mmap.ALLOCATIONGRANULARITY
         map_hi = min(file_size, hi + PAD)
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        mapped = mmap.mmap(fd, map_hi - map_lo, flags=flags, prot=mmap.PROT_READ, offset=map_lo)
+        if hasattr(mmap, "MAP_POPULATE"):  # Linux: map the pages in one go rather than fault them in
+            mapped = mmap.mmap(fd, map_hi - map_lo, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                               prot=mmap.PROT_READ, offset=map_lo)
+        else:
+            mapped = mmap.mmap(fd, map_hi - map_lo, access=mmap.ACCESS_READ, offset=map_lo)
         data = np.frombuffer(mapped, np.uint8)
         front, size = lo - map_lo, hi - lo
         unterminated = complete is not None and hi == file_size and size and data[front + size - 1] != 10
@@ -323,7 +329,8 @@ def _read_fast(path: Path, fmt: _CsvFormat | _JsonFormat) -> _Raw:
         if len(bounds) == 2:
             raw.add(work(0))
         elif len(bounds) > 2:
-            pool = ThreadPoolExecutor(min(4, len(os.sched_getaffinity(0))))
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            pool = ThreadPoolExecutor(min(4, cores))
             try:
                 for part in pool.map(work, range(len(bounds) - 1)):
                     raw.add(part)
@@ -1114,6 +1121,35 @@ def frame_of(columns: dict) -> pd.DataFrame:
     return validate_frame(frame)
 
 
+def _compact(parts: list[_Part]) -> list[_Part]:
+    """The parts of a file as one: a few large arrays instead of many small ones (which, freed later,
+    would leave the heap fragmented and the process's memory high)."""
+    parts = [p for p in parts if len(p.start_ns)]
+    if len(parts) <= 1:
+        return parts
+    sizes = [len(p.start_ns) for p in parts]
+    numbers = {}
+    for name in ("start_ns", "latency", "ttfb", "connect"):
+        numbers[name] = _merge(parts, name)
+        _release()  # the freed small arrays' pages, before the next column is merged
+    tags = {}
+    for tag in TAGS:
+        codes = [p.tags.pop(tag, None) for p in parts]
+        if any(c is not None for c in codes):
+            merged = _union(codes, sizes)
+            tags[tag] = (merged.codes, list(merged.categories))
+    metas = [p.meta for p in parts]
+    if all(m is None for m in metas):
+        meta = None
+    elif all(isinstance(m, tuple) for m in metas):
+        meta = (np.concatenate([m[0] for m in metas]), np.concatenate([m[1] for m in metas]))
+    else:
+        meta = pa.concat_arrays([pc.cast(m, pa.large_string()) if m is not None and not isinstance(m, tuple)
+                                 else pa.nulls(n, pa.large_string()) for m, n in zip(metas, sizes)])
+    whole = all(p.whole_seconds for p in parts)
+    return [_Part(numbers["start_ns"], numbers["latency"], numbers["ttfb"], numbers["connect"], whole, tags, meta)]
+
+
 def _merge(parts: list[_Part], name: str) -> np.ndarray:
     merged = np.concatenate([getattr(p, name) for p in parts])
     for p in parts:
@@ -1171,10 +1207,7 @@ def _failed_requests(raw: _Raw, parts: list[_Part], label: pd.Categorical) -> di
     names = np.asarray(label.categories, dtype=object)
     wanted = np.isin(names, [k[2] for k in failed])
     rows, metas = [], []
-    for part, lo, hi in _spans(parts):
-        mine = np.flatnonzero(wanted[label.codes[lo:hi]])
-        if not len(mine) or part.meta is None:
-            continue
+    for part, lo, hi, mine in _candidates(parts, wanted[label.codes]):
         hashes = _meta_hashes(raw, part, mine)
         first = maybe[(hashes & np.uint64((1 << 22) - 1)).astype(np.int64)]
         mine, hashes = mine[first], hashes[first]
@@ -1210,11 +1243,22 @@ def _padded(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return window, np.array([len(t) for t in texts], np.int64)
 
 
-def _spans(parts: list[_Part]) -> Iterator[tuple[_Part, int, int]]:
+def _candidates(parts: list[_Part], wanted: np.ndarray) -> Iterator[tuple[_Part, int, int, np.ndarray]]:
+    """(part, its first row, its end, the wanted rows of it), in spans of at most PIECE bytes of the
+    file when the part's metadata is there: reading them maps one span at a time."""
     lo = 0
     for part in parts:
-        yield part, lo, lo + len(part.start_ns)
-        lo += len(part.start_ns)
+        hi = lo + len(part.start_ns)
+        mine = np.flatnonzero(wanted[lo:hi])
+        if len(mine) and part.meta is not None:
+            if isinstance(part.meta, tuple):
+                span = part.meta[0][mine] // PIECE
+                cuts = np.flatnonzero(np.diff(span)) + 1
+                for group in np.split(mine, cuts):
+                    yield part, lo, hi, group
+            else:
+                yield part, lo, hi, mine
+        lo = hi
 
 
 def _meta_hashes(raw: _Raw, part: _Part, rows: np.ndarray) -> np.ndarray:

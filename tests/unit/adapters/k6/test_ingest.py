@@ -249,3 +249,24 @@ def test_several_files_merge_with_their_worker_names(tmp_path: Path) -> None:
     assert len(samples) == 55 + 56
     assert samples["worker"].value_counts().to_dict() == {"gen-b": 56, "gen-a": 55}
     assert samples["ts"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("name", ["perforch.csv", "perforch.json", "rfc3339.csv"])
+def test_a_file_read_in_many_pieces_gives_the_same_frame(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = ingest.ingest_files([DATA / name])
+    monkeypatch.setattr(ingest, "PIECE", 4096)  # pieces cut at request blocks, read on several threads
+    fmt = ingest._CsvFormat(DATA / name) if name.endswith(".csv") else ingest._JsonFormat()
+    assert len(ingest._read_fast(DATA / name, fmt).parts) > 5
+    pieces = ingest.ingest_files([DATA / name])
+    pd.testing.assert_frame_equal(pieces.samples, whole.samples)
+    assert pieces.warnings == whole.warnings
+
+
+def test_without_http_reqs_rows_requests_are_still_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file filtered to some metrics: pieces cannot be cut where blocks start, and the general path
+    pairs each duration row with the rows that follow it."""
+    lines = (DATA / "perforch.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / "no-http-reqs.csv"
+    path.write_text("".join(line for line in lines if not line.startswith("http_reqs,")), encoding="utf-8")
+    monkeypatch.setattr(ingest, "PIECE", 4096)
+    assert_matches_reference(ingest.ingest_files([path]).samples, DATA / "perforch.csv")
