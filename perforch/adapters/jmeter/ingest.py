@@ -27,8 +27,13 @@ when the JTL sits in a perforch run directory, else from labels shaped "METHOD /
 from __future__ import annotations
 
 import csv
+import ctypes
+import io
+import os
 import re
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,11 +42,13 @@ from xml.parsers import expat
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from perforch.adapters.base import Ingested
+from perforch.adapters.jmeter import xmlfast
 from perforch.errors import IngestError
-from perforch.frame import concat_frames, empty_frame, make_frame
+from perforch.frame import SAMPLE_COLUMNS, concat_frames, empty_frame, validate_frame
 
 # Column sets JMeter writes without a header row (reference §3.2).
 DEFAULT_2_13 = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName", "dataType",
@@ -54,6 +61,7 @@ KNOWN = {"timeStamp", "elapsed", "label", "responseCode", "responseMessage", "th
          "Encoding", "SampleCount", "ErrorCount", "Hostname", "IdleTime", "Connect"}
 REQUIRED = ("timeStamp", "elapsed", "label", "success")
 INT_COLUMNS = ("elapsed", "bytes", "sentBytes", "allThreads", "Latency", "Connect")
+NARROW = ("elapsed", "allThreads", "Latency", "Connect")  # ms and thread counts: int32 (up to 24 days)
 TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "dataType", "failureMessage")
 TC_MESSAGE = "Number of samples in transaction"
 _THREAD_SUFFIX = re.compile(r" \d+-\d+$")
@@ -62,6 +70,9 @@ XML_ATTRS = {"ts": "timeStamp", "t": "elapsed", "lb": "label", "rc": "responseCo
              "tn": "threadName", "dt": "dataType", "s": "success", "by": "bytes", "sby": "sentBytes",
              "na": "allThreads", "lt": "Latency", "ct": "Connect"}
 MAX_RECORD_LINES = 200  # a failure message longer than this many lines is not a JMeter row
+BLOCK = 1 << 22  # bytes per block of the CSV reader
+MAX_PARTS = 4  # a big CSV file is read in up to this many parts side by side (one per core)
+PART_MIN_BYTES = 32 << 20
 
 
 def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None,
@@ -73,9 +84,12 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None,
         data, notes = read_jtl(path, columns)
         warnings += notes + log_warnings(path)
         if data is not None and len(data["ts"]):
-            data["worker"] = worker
-            data["method"] = _methods(path, data["label"])
-            frames.append(make_frame(data))
+            n = len(data["ts"])
+            data["worker"] = _constant(worker, n)
+            data["tool"] = _constant("jmeter", n)
+            data["method"] = _methods(path, data["label"], n)
+            frames.append(_frame(data))
+            del data
         elif data is not None:
             warnings.append(f"{path.name}: no request samples")
     samples = concat_frames(frames) if frames else empty_frame()
@@ -169,38 +183,62 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> tuple[dict | N
                           hint="perforch needs timeStamp, elapsed, label and success (JMeter's defaults)")
     notes: list[str] = []
     try:
-        table, skipped = _read_fast(path, names, has_header, delimiter)
+        collected, skipped = _read_fast(path, names, has_header, delimiter)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
-        table = None
-    if table is None:
+        collected = None
+    if collected is None:
         raw, bad, first_bad, lines = _read_careful(path, names, has_header, delimiter)
         notes.append(f"{path.name}: {bad} malformed line(s) skipped (the first at line {first_bad}) of {lines}; "
                      f"{len(raw['timeStamp'])} complete rows kept")
-        data = _from_strings(raw, notes, path)
-    else:
-        if skipped[0]:
-            where = f" (the first near line {skipped[1]})" if skipped[1] else ""
-            notes.append(f"{path.name}: {skipped[0]} row(s) with a wrong number of fields skipped{where}; "
-                         "every complete row kept")
-        data = _from_table(table, notes, path)
-    return data, notes
+        collected = _from_strings(raw)
+    elif skipped[0]:
+        where = f" (the first near line {skipped[1]})" if skipped[1] else ""
+        notes.append(f"{path.name}: {skipped[0]} row(s) with a wrong number of fields skipped{where}; "
+                     "every complete row kept")
+    return collected.finish(notes, path), notes
 
 
-def _read_fast(path: Path, names: list[str], has_header: bool, delimiter: str) -> tuple[pa.Table, tuple]:
+def _read_fast(path: Path, names: list[str], has_header: bool, delimiter: str) -> tuple[_Collector, tuple]:
+    """pyarrow's CSV reader, streamed in blocks converted as they come (memory stays near the size of
+    the final frame). A big file is cut at record boundaries into one part per core, read side by
+    side: pyarrow parses without the GIL."""
     wanted = [c for c in ("timeStamp", *INT_COLUMNS, "success", *TEXT_COLUMNS) if c in names]
     numeric_ts = _first_value_is_digits(path, has_header, delimiter)
-    types: dict[str, pa.DataType] = {c: pa.int64() for c in INT_COLUMNS}
+    types: dict[str, pa.DataType] = {c: pa.int32() if c in NARROW else pa.int64() for c in INT_COLUMNS}
     types["timeStamp"] = pa.int64() if numeric_ts else pa.string()
     types["success"] = pa.bool_()
     for c in TEXT_COLUMNS:
         types[c] = pa.dictionary(pa.int32(), pa.string())
+    bounds = _parts(path, has_header, min(os.cpu_count() or 1, MAX_PARTS))
     skipped = [0, None]
+    lock = threading.Lock()
 
     def on_bad_row(row: pacsv.InvalidRow) -> str:
-        skipped[0] += 1
-        if skipped[1] is None:
-            skipped[1] = row.number
+        with lock:
+            skipped[0] += 1
+            if skipped[1] is None and len(bounds) == 2:
+                skipped[1] = row.number
         return "skip"
+
+    collector = _Collector()
+
+    def read(part: int) -> None:
+        reader = pacsv.open_csv(
+            _Range(path, bounds[part], bounds[part + 1]),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             invalid_row_handler=on_bad_row),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted, column_types={c: t for c, t in types.items() if c in wanted},
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""] if numeric_ts else [],
+                true_values=["true"], false_values=["false"]),
+        )
+        for seq, batch in enumerate(reader):
+            with lock:
+                collector.add(batch, (part, seq))
+                if seq % 32 == 31:
+                    _release_memory()
+        del reader
 
     # pyarrow decodes a bad row's text for the handler; with invalid UTF-8 that fails before the
     # handler runs (reported as an "unraisable" exception) and the read raises: the careful path
@@ -208,23 +246,71 @@ def _read_fast(path: Path, names: list[str], has_header: bool, delimiter: str) -
     previous = sys.unraisablehook
     sys.unraisablehook = lambda info: None if isinstance(info.exc_value, UnicodeDecodeError) else previous(info)
     try:
-        table = _read_csv(path, names, has_header, delimiter, wanted, types, numeric_ts, on_bad_row)
+        if len(bounds) == 2:
+            read(0)
+        else:
+            with ThreadPoolExecutor(len(bounds) - 1) as pool:
+                for done in [pool.submit(read, i) for i in range(len(bounds) - 1)]:
+                    done.result()
     finally:
         sys.unraisablehook = previous
-    return table, (skipped[0], skipped[1])
+    _release_memory()
+    return collector, (skipped[0], skipped[1])
 
 
-def _read_csv(path: Path, names: list[str], has_header: bool, delimiter: str, wanted: list[str],  # noqa: PLR0913
-              types: dict, numeric_ts: bool, on_bad_row) -> pa.Table:  # noqa: ANN001
-    return pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=None if has_header else names, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_bad_row),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=wanted, column_types={c: t for c, t in types.items() if c in wanted},
-            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""] if numeric_ts else [],
-            true_values=["true"], false_values=["false"]),
-    )
+class _Range(io.RawIOBase):
+    """Bytes [start, end) of a file, as a stream for pyarrow."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001
+        n = min(len(buffer), self._left)
+        if n <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:n]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _parts(path: Path, has_header: bool, parts: int) -> list[int]:
+    """Offsets that cut the rows into `parts` pieces of about the same size, each at a line end where
+    the quotes before it are balanced (so never inside a quoted multi-line message)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        start = len(fh.readline()) if has_header else 0
+        bounds = [start]
+        if size < PART_MIN_BYTES * 2 or parts < 2:
+            return [start, size]
+        quotes, pos = 0, start
+        for i in range(1, parts):
+            target = start + (size - start) * i // parts
+            while pos < target:  # count the quotes up to the target, a block at a time
+                block = fh.read(min(BLOCK, target - pos))
+                quotes += block.count(b'"')
+                pos += len(block)
+            while True:  # then up to the first line end outside quotes
+                line = fh.readline()
+                if not line:
+                    break
+                quotes += line.count(b'"')
+                pos += len(line)
+                if quotes % 2 == 0:
+                    break
+            if pos >= size:
+                break
+            bounds.append(pos)
+    return bounds + [size]
 
 
 def _first_value_is_digits(path: Path, has_header: bool, delimiter: str) -> bool:
@@ -235,116 +321,197 @@ def _first_value_is_digits(path: Path, has_header: bool, delimiter: str) -> bool
     return line.split(delimiter, 1)[0].strip('"').isdigit()
 
 
-def _from_table(table: pa.Table, notes: list[str], path: Path) -> dict:
-    """Arrow columns -> frame columns, transaction rows dropped, sorted by start time."""
-    keep = _request_rows(table, notes, path)
-    cols: dict[str, np.ndarray | pd.Categorical] = {}
-    ts = table.column("timeStamp")
-    ts_ns, valid = _ts_ns(ts, notes, path)
-    if valid is not None:
-        keep &= valid
-    order = np.flatnonzero(keep)
-    order = order[np.argsort(ts_ns[order], kind="stable")]
-    cols["ts"] = pd.to_datetime(ts_ns[order], utc=True)
-    del ts
-    elapsed = _ints(table, "elapsed")
-    cols["latency_ms"] = elapsed[order].astype(np.float64)
-    cols["ok"] = table.column("success").to_numpy(zero_copy_only=False).astype(bool)[order]
-    cols["label"] = _category(table, "label", order).remove_unused_categories()
-    code = _category(table, "responseCode", order) if "responseCode" in table.column_names else None
-    cols["status"] = _status(code) if code is not None else np.zeros(len(order), np.int16)
-    cols["flow"] = _flows(_category(table, "threadName", order)) if "threadName" in table.column_names else ""
-    cols["ttfb_ms"] = _optional_float(table, "Latency", order)
-    cols["connect_ms"] = _optional_float(table, "Connect", order)
-    cols["bytes_in"] = _optional_int(table, "bytes", order, "Int64")
-    cols["bytes_out"] = _optional_int(table, "sentBytes", order, "Int64")
-    cols["vus"] = _optional_int(table, "allThreads", order, "Int32")
-    message = _category(table, "responseMessage", order) if "responseMessage" in table.column_names else None
-    failure = _category(table, "failureMessage", order) if "failureMessage" in table.column_names else None
-    cols["error"] = _errors(cols["ok"], code, message, failure)
-    cols["tool"] = "jmeter"
-    return cols
+class _Collector:
+    """Blocks of JTL rows -> compact numpy columns (text as codes into one dictionary per column)
+    and a mask of the requests (transaction-controller rows are not); `finish` keeps the requests,
+    sorts them by start time and builds the frame's columns."""
+
+    def __init__(self, parent_rows_hide_requests: bool = True) -> None:
+        self.parent_rows_hide_requests = parent_rows_hide_requests  # CSV: a parent sample's children are not there
+        self.parts: dict[str, list[tuple[tuple[int, int], np.ndarray]]] = {}
+        self.index: dict[str, dict[str, int]] = {c: {} for c in TEXT_COLUMNS}
+        self.values: dict[str, list[str]] = {c: [] for c in TEXT_COLUMNS}
+        self.parents: dict[str, int] = {}
+        self.key = (0, 0)
+
+    def add(self, batch: pa.RecordBatch, key: tuple[int, int] = (0, 0)) -> None:
+        """Convert one block; `key` (part, block) puts the blocks back in file order at the end."""
+        self.key = key
+        names = batch.schema.names
+        text = {name: self._codes(batch.column(name), name) for name in TEXT_COLUMNS if name in names}
+        keep = self._requests(batch, text)
+        pick = (lambda a: a) if keep.all() else (lambda a: a[keep])  # noqa: E731
+        for name, codes in text.items():
+            self._put(name, pick(codes))
+        for name in ("timeStamp", *INT_COLUMNS, "success"):
+            if name not in names:
+                continue
+            column = batch.column(name)
+            if column.null_count:
+                self._put(name + ".null", pick(column.is_null().to_numpy(zero_copy_only=False)))
+                column = column.fill_null(False if name == "success" else 0) if name != "timeStamp" or \
+                    pa.types.is_integer(column.type) else column.fill_null("")
+            values = pick(column.to_numpy(zero_copy_only=False))
+            self._put(name, values.copy() if values.base is not None else values)  # not a view: let the block go
+
+    def _put(self, name: str, values: np.ndarray) -> None:
+        self.parts.setdefault(name, []).append((self.key, values))
+
+    def _codes(self, column: pa.Array, name: str) -> np.ndarray:
+        """Codes into this collector's dictionary for `name` (-1 where missing)."""
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column)
+        index, values = self.index[name], self.values[name]
+        local = []
+        for value in column.dictionary.to_pylist():
+            value = "" if value is None else str(value)
+            if value not in index:
+                index[value] = len(values)
+                values.append(value)
+            local.append(index[value])
+        lookup = np.array(local + [-1], dtype=np.int32)
+        return lookup[column.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+
+    def _requests(self, batch: pa.RecordBatch, text: dict[str, np.ndarray]) -> np.ndarray:
+        """False for transaction-controller rows (empty dataType and JMeter's transaction message)."""
+        n = batch.num_rows
+        if "dataType" not in text:
+            return np.ones(n, bool)
+        empty = text["dataType"] == self.index["dataType"].get("", -2)
+        if not empty.any():
+            return np.ones(n, bool)
+        if "responseMessage" not in text:
+            return ~empty
+        message = self.values["responseMessage"]
+        tc_codes = [i for i, v in enumerate(message) if v.startswith(TC_MESSAGE)]
+        tc = empty & np.isin(text["responseMessage"], tc_codes)
+        if tc.any() and self.parent_rows_hide_requests and "Latency" in batch.schema.names:
+            # A controller that generates a parent sample writes only that row to a CSV file
+            # (latency 0): the requests inside it are not in the file at all.
+            parents = tc & (batch.column("Latency").fill_null(1).to_numpy(zero_copy_only=False) == 0)
+            for code in text["label"][parents]:
+                label = self.values["label"][code]
+                self.parents[label] = self.parents.get(label, 0) + 1
+        return ~tc
+
+    def _column(self, name: str) -> np.ndarray | None:
+        parts = self.parts.get(name)
+        if not parts:
+            return None
+        parts.sort(key=lambda kv: kv[0])
+        return parts[0][1] if len(parts) == 1 else np.concatenate([values for _, values in parts])
+
+    def finish(self, notes: list[str], path: Path) -> dict | None:
+        if self.parents:
+            notes.append(f"{path.name}: {sum(self.parents.values())} parent sample(s) of transaction controller(s) "
+                         f"{', '.join(repr(x) for x in sorted(self.parents)[:5])} left out: JMeter writes the "
+                         "requests inside them only to XML results (save as XML, or untick 'Generate parent sample')")
+        ts = self._column("timeStamp")
+        if ts is None:  # no row at all
+            return {"ts": pd.DatetimeIndex([], tz="UTC")}
+        keep = np.ones(len(ts), bool)
+        if ts.dtype.kind in "iu":
+            ts_ns = ts.astype(np.int64, copy=False) * 1_000_000
+            null = self._column("timeStamp.null")
+            if null is not None:
+                keep &= ~null
+        else:
+            ts_ns, valid = _text_stamps(ts, notes, path)
+            keep &= valid
+        del ts
+        self.parts.pop("timeStamp", None)
+        order = None if keep.all() else np.flatnonzero(keep)
+        keys = ts_ns if order is None else ts_ns[order]
+        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
+            sort = np.argsort(keys, kind="stable")
+            order = sort if order is None else order[sort]
+        pick = (lambda a: a) if order is None else (lambda a: a[order])  # noqa: E731
+        cols: dict[str, object] = {"ts": pd.DatetimeIndex(pick(ts_ns).view("M8[ns]")).tz_localize("UTC")}
+        del ts_ns
+        n = len(cols["ts"])
+        cols["latency_ms"] = pick(self._take("elapsed")).astype(np.float64)
+        cols["ok"] = pick(self._take("success")).astype(bool, copy=False)
+        cols["ttfb_ms"] = self._float("Latency", pick, n)
+        cols["connect_ms"] = self._float("Connect", pick, n)
+        cols["bytes_in"] = self._int("bytes", pick, n, "Int64")
+        cols["bytes_out"] = self._int("sentBytes", pick, n, "Int64")
+        cols["vus"] = self._int("allThreads", pick, n, "Int32")
+        text = {name: pick(self._take(name)) for name in TEXT_COLUMNS if name in self.parts}
+        cols["label"] = _categorical(text["label"], self.values["label"])
+        code = (text["responseCode"], self.values["responseCode"]) if "responseCode" in text else None
+        cols["status"] = _status(*code) if code else np.zeros(n, np.int16)
+        cols["flow"] = _recode(text["threadName"], [_THREAD_SUFFIX.sub("", v) for v in self.values["threadName"]]) \
+            if "threadName" in text else _constant("", n)
+        cols["error"] = _errors(cols["ok"], code, *(
+            (text[c], self.values[c]) if c in text else None for c in ("responseMessage", "failureMessage")))
+        return cols
+
+    def _take(self, name: str) -> np.ndarray:
+        values = self._column(name)
+        self.parts.pop(name, None)
+        return values
+
+    def _float(self, name: str, pick, n: int) -> np.ndarray:  # noqa: ANN001
+        if name not in self.parts:
+            return np.full(n, np.nan)
+        values = pick(self._take(name)).astype(np.float64)
+        null = self._column(name + ".null")
+        if null is not None:
+            values[pick(null)] = np.nan
+        return values
+
+    def _int(self, name: str, pick, n: int, dtype: str) -> pd.arrays.IntegerArray:  # noqa: ANN001
+        if name not in self.parts:  # not in this JTL: unknown
+            return pd.arrays.IntegerArray(np.zeros(n, np.int64 if dtype == "Int64" else np.int32), np.ones(n, bool))
+        values = pick(self._take(name)).astype(np.int64 if dtype == "Int64" else np.int32)
+        null = self._column(name + ".null")
+        return pd.arrays.IntegerArray(values, pick(null) if null is not None else np.zeros(n, bool))
 
 
-def _request_rows(table: pa.Table, notes: list[str], path: Path) -> np.ndarray:
-    """False for transaction-controller rows (empty dataType and JMeter's transaction message)."""
-    n = table.num_rows
-    if "dataType" not in table.column_names:
-        return np.ones(n, bool)
-    dtype = table.column("dataType").to_pandas()
-    empty = (dtype == "").to_numpy(dtype=bool)
-    if not empty.any():
-        return np.ones(n, bool)
-    if "responseMessage" not in table.column_names:
-        return ~empty
-    msg = table.column("responseMessage").to_pandas()
-    tc = empty & msg.astype(object).str.startswith(TC_MESSAGE).fillna(False).to_numpy(dtype=bool)
-    if tc.any() and "Latency" in table.column_names:
-        # A controller that generates a parent sample writes only that row to a CSV file (latency 0):
-        # the requests inside it are not in the file at all.
-        parents = tc & (table.column("Latency").fill_null(1).to_numpy(zero_copy_only=False) == 0)
-        if parents.any():
-            labels = sorted({str(x) for x in np.asarray(table.column("label").to_pandas())[parents]})
-            notes.append(f"{path.name}: {int(parents.sum())} parent sample(s) of transaction controller(s) "
-                         f"{', '.join(repr(x) for x in labels[:5])} left out: JMeter writes the requests inside "
-                         "them only to XML results (save as XML, or untick 'Generate parent sample')")
-    return ~tc
+def _release_memory() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise: thousands of block-sized
+    arrays, freed by several threads, would stay in the process's resident size)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
-def _ints(table: pa.Table, name: str) -> np.ndarray:
-    col = table.column(name)
-    if col.null_count:
-        col = col.fill_null(0)
-    return col.to_numpy()
+def _categorical(codes: np.ndarray, values: list[str]) -> pd.Categorical:
+    """A categorical of the values used (labels only seen on transaction rows are left out)."""
+    if len(values):
+        used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
+        if not used.all():
+            remap = np.full(len(values) + 1, -1, np.int32)
+            remap[:-1][used] = np.arange(int(used.sum()), dtype=np.int32)
+            codes = remap[codes]
+            values = [v for v, u in zip(values, used) if u]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object), validate=False)
 
 
-def _optional_float(table: pa.Table, name: str, order: np.ndarray) -> np.ndarray:
-    if name not in table.column_names:
-        return np.full(len(order), np.nan)
-    col = table.column(name)
-    values = col.to_numpy(zero_copy_only=False).astype(np.float64)
-    return values[order]
+def _status(codes: np.ndarray, values: list[str]) -> np.ndarray:
+    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").fillna(0).clip(0, 32767)
+    lookup = np.append(numeric.to_numpy().astype(np.int16), np.int16(0))  # code -1 (missing) -> 0
+    return lookup[codes]
 
 
-def _optional_int(table: pa.Table, name: str, order: np.ndarray, dtype: str) -> pd.arrays.IntegerArray:
-    if name not in table.column_names:
-        return pd.array([pd.NA] * len(order), dtype=dtype)
-    col = table.column(name)
-    mask = col.is_null().to_numpy(zero_copy_only=False)[order] if col.null_count else np.zeros(len(order), bool)
-    values = col.fill_null(0).to_numpy().astype(np.int64 if dtype == "Int64" else np.int32)[order]
-    return pd.arrays.IntegerArray(values, mask)
-
-
-def _category(table: pa.Table, name: str, order: np.ndarray) -> pd.Categorical:
-    values = table.column(name).to_pandas()
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype("category")
-    codes = values.cat.codes.to_numpy()[order]
-    return pd.Categorical.from_codes(codes, categories=values.cat.categories.astype(object))
-
-
-def _status(code: pd.Categorical) -> np.ndarray:
-    numeric = pd.to_numeric(pd.Series(code.categories), errors="coerce").fillna(0).clip(0, 32767).astype(np.int16)
-    lookup = np.append(numeric.to_numpy(), np.int16(0))  # code -1 (missing) -> 0
-    return lookup[code.codes]
-
-
-def _flows(threads: pd.Categorical) -> pd.Categorical:
-    names = [_THREAD_SUFFIX.sub("", str(t)) for t in threads.categories]
-    return pd.Categorical(np.asarray(names, dtype=object)[threads.codes]) if len(names) else threads.remove_unused_categories()
-
-
-def _errors(ok: np.ndarray, code, message, failure) -> np.ndarray:  # noqa: ANN001
-    out = np.full(len(ok), "", dtype=object)
+def _errors(ok: np.ndarray, code, message, failure) -> pd.Categorical:  # noqa: ANN001
+    """"" for requests that passed; for the others what JMeter says went wrong (reference §4)."""
     failed = np.flatnonzero(~ok)
-    if not len(failed):
-        return out
-    codes = np.asarray(code)[failed] if code is not None else np.full(len(failed), "", object)
-    msgs = np.asarray(message)[failed] if message is not None else np.full(len(failed), "", object)
-    fails = np.asarray(failure)[failed] if failure is not None else np.full(len(failed), "", object)
-    for j, i in enumerate(failed):
-        out[i] = _error_text(str(codes[j]), str(msgs[j]), str(fails[j]))
-    return out
+
+    def texts(column) -> list[str]:  # noqa: ANN001
+        if column is None:
+            return [""] * len(failed)
+        codes, values = column
+        return [values[c] if c >= 0 else "" for c in codes[failed]]
+
+    errors = [_error_text(c, m, f) for c, m, f in zip(texts(code), texts(message), texts(failure))]
+    distinct = [""] + sorted(set(errors) - {""})
+    index = {text: i for i, text in enumerate(distinct)}
+    codes = np.zeros(len(ok), np.int32)
+    codes[failed] = [index[e] for e in errors]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(distinct, dtype=object), validate=False)
 
 
 def _error_text(code: str, message: str, failure: str) -> str:
@@ -355,14 +522,6 @@ def _error_text(code: str, message: str, failure: str) -> str:
     if code.isdigit() and int(code) >= 400:
         return f"HTTP {code}"
     return "failed (no failure message in the JTL)"
-
-
-def _ts_ns(ts: pa.ChunkedArray, notes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """JTL timeStamp -> int64 ns since the epoch, and where it could be read (None: everywhere)."""
-    if pa.types.is_integer(ts.type):
-        valid = None if not ts.null_count else ~ts.is_null().to_numpy(zero_copy_only=False)
-        return ts.fill_null(0).to_numpy() * 1_000_000, valid
-    return _text_stamps(ts.to_numpy(zero_copy_only=False), notes, path)
 
 
 def _text_stamps(values: np.ndarray, notes: list[str], path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -429,22 +588,26 @@ def _plausible(fields: list[str], index: dict[str, int]) -> bool:
     return bool(ts) and ts[0].isdigit() and elapsed.isdigit() and success in ("true", "false")
 
 
-def _from_strings(raw: dict[str, list], notes: list[str], path: Path) -> dict:
-    """Columns of strings (careful path or XML) -> the same arrow table shape as the fast path."""
+def _from_strings(raw: dict[str, list]) -> _Collector:
+    """Columns of strings (careful path or XML) -> the collector the fast path fills."""
     arrays = {}
     for name, values in raw.items():
         if name in INT_COLUMNS:
-            arrays[name] = pa.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), type=pa.float64()) \
-                .cast(pa.int64(), safe=False) if values else pa.array([], pa.int64())
+            numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+            arrays[name] = pa.array(numbers.round(), type=pa.float64(), from_pandas=True).cast(pa.int64())
         elif name == "success":
             arrays[name] = pa.array([v == "true" for v in values], pa.bool_())
         elif name == "timeStamp":
             digits = all(v.isdigit() for v in values[:100])
-            arrays[name] = pa.array([int(v) if v.isdigit() else 0 for v in values], pa.int64()) if digits \
+            arrays[name] = pa.array([int(v) if v.isdigit() else None for v in values], pa.int64()) if digits \
                 else pa.array(values, pa.string())
         else:
             arrays[name] = pa.array(values, pa.string()).dictionary_encode()
-    return _from_table(pa.table(arrays), notes, path)
+    collector = _Collector()
+    table = pa.table(arrays)
+    for seq, batch in enumerate(table.to_batches()):
+        collector.add(batch, (0, seq))
+    return collector
 
 
 # --- XML ------------------------------------------------------------------------------------------
@@ -507,9 +670,24 @@ class _XmlRows:
 
 
 def read_xml(path: Path) -> tuple[dict | None, list[str]]:
+    notes: list[str] = []
+    fast = xmlfast.read(path)
+    if fast is not None:
+        batches, damaged = fast
+        if damaged:
+            notes.append(f"{path.name}: {damaged} sample line(s) cut short or damaged left out (the XML ends early or "
+                         "was altered); every complete sample kept")
+        collector = _Collector(parent_rows_hide_requests=False)
+        for i, batch in enumerate(batches):
+            collector.add(batch, (i, 0))
+        return collector.finish(notes, path), notes
+    return _read_xml_elements(path, notes)
+
+
+def _read_xml_elements(path: Path, notes: list[str]) -> tuple[dict | None, list[str]]:
+    """The careful XML reader: expat, element by element, resuming after damaged parts."""
     data = path.read_bytes()
     rows = _XmlRows()
-    notes: list[str] = []
     offset, skipped_bytes, resyncs = 0, 0, 0
     prefix = b""
     while offset < len(data):
@@ -555,7 +733,8 @@ def read_xml(path: Path) -> tuple[dict | None, list[str]]:
         return None, notes + [f"{path.name}: no samples in the XML"]
     present = {name for key, name in XML_ATTRS.items() if any(key in a for a in rows.rows[:1000])}
     raw = {k: v for k, v in raw.items() if k in present or k in ("failureMessage", *REQUIRED)}
-    return _from_strings(raw, notes, path), notes
+    data = _from_strings(raw).finish(notes, path)
+    return data, notes
 
 
 def _next_sample(data: bytes, start: int) -> int:
@@ -583,7 +762,16 @@ def log_warnings(path: Path) -> list[str]:
     return [f"jmeter.log: {n} error line(s) like: {first[k]}" for k, n in counts.items()]
 
 
-def _methods(path: Path, labels: pd.Categorical) -> pd.Categorical | str:
+def _frame(columns: dict) -> pd.DataFrame:
+    """The samples frame from columns already sorted by start time (make_frame's result, without its
+    copies: at 5M rows they would cost more memory than the frame itself)."""
+    ts = columns["ts"]
+    columns["elapsed_s"] = (ts.asi8 - ts.asi8[0]) / 1e9 if len(ts) else np.empty(0)
+    frame = pd.DataFrame({name: columns.pop(name) for name in SAMPLE_COLUMNS}, copy=False)
+    return validate_frame(frame)
+
+
+def _methods(path: Path, labels: pd.Categorical, n: int) -> pd.Categorical:
     """The HTTP method of each label: from the plan of a perforch run, else from "METHOD /path"."""
     plan = path.parent.parent / "script" / "plan.jmx"
     mapping: dict[str, str] = {}
@@ -605,8 +793,20 @@ def _methods(path: Path, labels: pd.Categorical) -> pd.Categorical | str:
             match = _METHOD_LABEL.match(label)
             methods.append(match.group(1) if match else "")
     if not categories:
-        return ""
-    return pd.Categorical(np.asarray(methods, dtype=object)[np.asarray(labels.codes)])
+        return _constant("", n)
+    return _recode(labels.codes, methods)
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, np.int8), categories=pd.Index([value], dtype=object), validate=False)
+
+
+def _recode(codes: np.ndarray, values: list[str]) -> pd.Categorical:
+    """A categorical whose row i is values[codes[i]] (codes from another categorical)."""
+    distinct = sorted(set(values))
+    lookup = np.array([distinct.index(v) for v in values] + [-1], dtype=np.int32)
+    return pd.Categorical.from_codes(lookup[np.asarray(codes)], categories=pd.Index(distinct, dtype=object),
+                                     validate=False)
 
 
 __all__ = ["ingest_files", "read_jtl", "sniff", "sniff_bytes"]
