@@ -479,15 +479,15 @@ def _release_memory() -> None:
 
 
 def _categorical(codes: np.ndarray, values: list[str]) -> pd.Categorical:
-    """A categorical of the values used (labels only seen on transaction rows are left out)."""
-    if len(values):
-        used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
-        if not used.all():
-            remap = np.full(len(values) + 1, -1, np.int32)
-            remap[:-1][used] = np.arange(int(used.sum()), dtype=np.int32)
-            codes = remap[codes]
-            values = [v for v, u in zip(values, used) if u]
-    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object), validate=False)
+    """The values used, in sorted order whatever order the file (or its parts) showed them in;
+    labels only seen on transaction rows are left out."""
+    used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0 if len(values) else np.zeros(0, bool)
+    kept = sorted((v, i) for i, (v, u) in enumerate(zip(values, used)) if u)
+    remap = np.full(len(values) + 1, -1, np.int32)  # the last slot: code -1 (missing) stays -1
+    for new, (_, old) in enumerate(kept):
+        remap[old] = new
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index([v for v, _ in kept], dtype=object),
+                                     validate=False)
 
 
 def _status(codes: np.ndarray, values: list[str]) -> np.ndarray:

@@ -265,3 +265,35 @@ def _requests_in_last_row(text: str) -> int:
 
 def _controller_rows(text: str) -> int:
     return text.count("Number of samples in transaction")
+
+
+def test_a_file_read_in_parts_gives_the_same_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big files are cut into parts read side by side: never inside a quoted multi-line message."""
+    from perforch.adapters.jmeter import ingest
+
+    header = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes\n"
+    rows = [f'{1795000000000 + i},{i % 300},"s, {i % 3}",200,OK,g 1-1,text,{"false" if i % 3 == 0 else "true"},'
+            f'{chr(34) + "a" + chr(10) * 3 + chr(34) * 2 + "b" + chr(34) if i % 3 == 0 else ""},1\n' for i in range(3000)]
+    path = tmp_path / "parts.jtl"
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    whole = ingest_files([path]).samples
+    monkeypatch.setattr(ingest, "PART_MIN_BYTES", 1000)
+    monkeypatch.setattr(ingest.os, "cpu_count", lambda: 3)
+    assert len(ingest._parts(path, True, 3)) == 4
+    pieces = ingest_files([path]).samples
+    pd.testing.assert_frame_equal(whole, pieces)
+    assert (pieces.loc[~pieces["ok"], "error"] == 'a\n\n\n"b').all() and len(pieces) == 3000
+
+
+def test_the_xml_fast_reader_and_the_element_reader_agree() -> None:
+    from perforch.adapters.jmeter import ingest, xmlfast
+
+    path = DATA / "default.xml.jtl"
+    assert xmlfast.read(path) is not None  # JMeter's own layout: the vectorised reader takes it
+    fast = ingest_files([path]).samples
+    notes: list[str] = []
+    data, _ = ingest._read_xml_elements(path, notes)
+    n = len(data["ts"])
+    data.update(worker=ingest._constant("", n), tool=ingest._constant("jmeter", n),
+                method=ingest._methods(path, data["label"], n))
+    pd.testing.assert_frame_equal(fast, ingest._frame(data))
