@@ -14,8 +14,8 @@ Two readers produce the same parts:
 * The fast path never parses most of the file. It maps it in ~16 MB pieces cut where a request's
   block starts (pieces run on all cores), finds line starts with numpy, the `http_req_duration`
   lines by one probed byte (the http_req_* names differ in their 10th), then their whole prefix, and
-  their siblings at fixed
-  line offsets (blocked +1, connecting +2, TLS +3, waiting +5). A sibling repeats the duration line's
+  their siblings at fixed line offsets (blocked +1, connecting +2, TLS +3, waiting +5). A sibling
+  repeats the duration line's
   timestamp and tags, so its value's position and length follow from its line's length. Fields are
   read as arrow view arrays over the mapped bytes and cast by arrow. The tags after the value repeat
   from request to request: they are dictionary-encoded as raw bytes and only texts not seen before
