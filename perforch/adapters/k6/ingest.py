@@ -15,15 +15,14 @@ Two readers produce the same parts:
   block starts (pieces run on all cores), finds line starts with numpy, the `http_req_duration`
   lines by one probed byte (the http_req_* names differ in their 10th), then their whole prefix, and
   their siblings at fixed line offsets (blocked +1, connecting +2, TLS +3, waiting +5). A sibling
-  repeats the duration line's
-  timestamp and tags, so its value's position and length follow from its line's length. Fields are
-  read as arrow view arrays over the mapped bytes and cast by arrow. The tags after the value repeat
-  from request to request: they are dictionary-encoded as raw bytes and only texts not seen before
-  are parsed (pyarrow, with the file's own header). Failed checks (value 0) and `vus` gauges are few
-  and parsed whole; a request's vu/iter text is only located, and read back from the file if some
-  check with its label failed. Every assumption is checked where it is used (the probed byte of each
-  sibling, the separators around each field, the parse of every value); any surprise sends the whole
-  file to
+  repeats the duration line's timestamp and tags, so its value's position and length follow from its
+  line's length. Fields are read as arrow view arrays over the mapped bytes and cast by arrow. The
+  tags after the value repeat from request to request: they are dictionary-encoded as raw bytes and
+  only texts not seen before are parsed (pyarrow, with the file's own header). Failed checks (value
+  0) and `vus` gauges are few and parsed whole; a request's vu/iter text is only located, and read
+  back from the file if some check with its label failed. Every assumption is checked where it is
+  used (the probed byte of each sibling, the separators around each field, the parse of every
+  value); any surprise sends the whole file to
 * the general path: pyarrow reads every row tolerantly (malformed rows skipped and counted, bad
   numbers dropped, invalid UTF-8 replaced) and a request's siblings are found inside its block of
   rows (from its `http_reqs` row to the next one) rather than by position.
