@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def run(
 def execute(spec: Path, options: RunOptions) -> RunResult:
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
+    threading.Thread(target=_prewarm_reports, daemon=True, name="prewarm-reports").start()
     with Progress() as progress:
         try:
             result = run_scenario(spec, options, progress.update)
@@ -63,6 +65,16 @@ def execute(spec: Path, options: RunOptions) -> RunResult:
     for event in result.record.events:
         console.warn(event) if _is_problem(event) else console.info(event)
     return result
+
+
+def _prewarm_reports() -> None:
+    """Import the report modules and matplotlib while the test runs (~0.6 s less after it ends)."""
+    try:
+        import matplotlib.figure  # noqa: F401
+
+        import perforch.report  # noqa: F401
+    except Exception:  # only a head start: conclude() imports them anyway and reports real errors
+        pass
 
 
 def _is_problem(event: str) -> bool:
