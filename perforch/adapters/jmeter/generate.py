@@ -1,19 +1,22 @@
-"""Scenario -> a readable JMeter plan (plan.jmx) built with ElementTree, plus perforch.bsh.
+"""Scenario -> a readable JMeter plan (plan.jmx), built with ElementTree, plus its helpers.
 
-Only core elements that exist from JMeter 2.13 to 5.x: Thread Group, HTTP Request (HttpClient4),
-HTTP Header / Cookie Manager, Response Assertion, Transaction Controller, Flow Control Action
-(Test Action), Once Only / If Controller, CSV Data Set Config, and BeanShell pre-processors,
-assertions and timers for what core JMeter cannot do on 2.13 (JSON has no extractor there). The
-BeanShell code is the same fixed file in every plan (perforch.bsh); each element passes its data as
-percent-encoded words (wire.word), so nothing the user wrote is ever code, and JMeter never
-evaluates it. User text in other fields goes through jmx.template/jmx.literal (see jmx.py).
+Only core elements that exist from JMeter 2.13 to 5.x: Thread Group (and a setUp group), HTTP
+Request (HttpClient4), HTTP Header / Cookie Manager, Response Assertion, Transaction Controller,
+Flow Control Action (Test Action), If Controller, CSV Data Set Config, and BeanShell
+pre-processors, assertions and timers for what core JMeter cannot do (2.13 has no JSON
+extractor): those are two fixed lines calling perforch.js (JavaScript run by Rhino, which JMeter
+ships) through perforch.bsh. Each such element passes its data as percent-encoded words
+(wire.word): nothing the user wrote is ever code, and JMeter never evaluates it. User text in the
+other fields goes through jmx.template / jmx.literal (see jmx.py).
 
-Layout: per flow, one thread group per set of users sharing start and end times (profiles.py);
-inside, the flow's steps in order (groups as transaction controllers that add no parent sample),
-each sampler followed by a think-time pause (a Test Action after the step, since JMeter timers run
-before their sampler). Per sampler: its headers (target defaults merged with the step's), its
-assertions in k6's order (status, body, JSON), then extraction: a failed extraction fails the
-step and starts the next iteration (no think time).
+Layout: a setUp group loads perforch.js; per flow, thread groups whose threads start and stop at
+k6's times (profiles.py). Each iteration: a pause that says whether the thread stops (the gate
+after it) and sets variables and environment values; then, in a controller only running
+iterations enter, the data files' next rows and the flow's steps in order (groups as transaction
+controllers that add no parent sample), each request followed by its think time (a Test Action
+after the step: JMeter timers run before their sampler). Per request: its headers (target
+defaults merged with the step's), its checks in k6's order (status, body, JSON) and extraction:
+a failed extraction fails the step and starts the next iteration, with no think time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from urllib.parse import urlsplit
 from perforch import __version__
 from perforch.adapters.base import Script
 from perforch.adapters.jmeter import jmx
+from perforch.adapters.jmeter.glue import ARRIVAL, CHECK, PREPARE, SETUP, START, GLUE, GLUE_TEXT
 from perforch.adapters.jmeter.jmx import Node, bool_prop, element, int_prop, string_prop
 from perforch.adapters.jmeter.profiles import GRACE_S, Users, users_for
 from perforch.adapters.jmeter.wire import js_json, js_key_order, js_string_body, uri_component, wire_text, word
@@ -36,21 +40,7 @@ from perforch.spec.template import Ref, parse_template, refs_in
 
 PLAN = "plan.jmx"
 HELPERS = "perforch.js"
-GLUE = "perforch.bsh"
 PLAN_FORMAT = "2.13"  # the oldest JMeter the plan is written for (jmeterTestPlan's "jmeter" attribute)
-
-# Every BeanShell element runs this: it loads perforch.bsh once per thread (shared through vars)
-# and calls one function of perforch.js. It contains no "${".
-_LOAD_HELPERS = ('perforch = vars.getObject("perforch.bsh");\n'
-                 'if (perforch == null) { source(org.apache.jmeter.services.FileServer.getFileServer().getBaseDir()'
-                 f' + java.io.File.separator + "{GLUE}"); perforch = this; vars.putObject("perforch.bsh", perforch); }}\n')
-_START = _LOAD_HELPERS + 'perforch.perforchCall("start", new Object[] {vars, Parameters});\n'
-_PREPARE = _LOAD_HELPERS + 'perforch.perforchCall("prepare", new Object[] {vars, Parameters});\n'
-_CHECK = (_LOAD_HELPERS + 'Object perforchFailure = perforch.perforchCall("check", new Object[] {SampleResult, vars, Parameters});\n'
-          "if (perforchFailure != null) { Failure = true; FailureMessage = perforchFailure.toString(); }\n")
-_SETUP = _LOAD_HELPERS + 'perforch.perforchCall("setup", new Object[] {vars, Parameters});\n'
-_ARRIVAL = _LOAD_HELPERS + 'perforch.perforchCall("arrival", new Object[] {vars, Parameters});\n'
-
 
 def generate(scenario: m.Scenario) -> Script:
     gen = _Generator(scenario)
@@ -118,7 +108,7 @@ class _Generator:
             string_prop("ThreadGroup.delay", ""),
         ], comment="runs before the thread groups of the flows: no request, no result")
         return tg.add(self._pause("load perforch.js", "0").add(element("BeanShellPreProcessor", "load perforch.js", [
-            string_prop("script", _SETUP),
+            string_prop("script", SETUP),
             string_prop("parameters", f"ready {ready} ;"),
             string_prop("filename", ""),
             bool_prop("resetInterpreter", False),
@@ -190,7 +180,7 @@ class _Generator:
             words.append("paced ;")
         init = self._start_commands(flow)
         start = element("BeanShellPreProcessor", "start of iteration: stop?, variables, environment", [
-            string_prop("script", _START),
+            string_prop("script", START),
             string_prop("parameters", " ".join(words + ([init] if init else []))),
             string_prop("filename", ""),
             bool_prop("resetInterpreter", False),
@@ -199,7 +189,7 @@ class _Generator:
         if users.arrival is not None:
             schedule = " ".join(word(f"{x:.10g}") for x in users.arrival)
             node.add(element("BeanShellTimer", "arrival-rate schedule (k6's)", [
-                string_prop("script", _ARRIVAL),
+                string_prop("script", ARRIVAL),
                 string_prop("parameters", f"arrival {word(flow.name)} {schedule} ;"),
                 string_prop("filename", ""),
                 bool_prop("resetInterpreter", False),
@@ -386,7 +376,7 @@ class _Generator:
         sampler = element("HTTPSamplerProxy", step.label, props, guiclass="HttpTestSampleGui")
         if self.data_commands:  # the flow's first request: this iteration's data row
             sampler.add(element("BeanShellPreProcessor", "data row of this iteration", [
-                string_prop("script", _PREPARE),
+                string_prop("script", PREPARE),
                 string_prop("parameters", self.data_commands),
                 string_prop("filename", ""),
                 bool_prop("resetInterpreter", False),
@@ -398,7 +388,7 @@ class _Generator:
                 for k, v in headers.items()])], guiclass="HeaderPanel"))
         if assemble:
             sampler.add(element("BeanShellPreProcessor", "encode values read at run time", [
-                string_prop("script", _PREPARE),
+                string_prop("script", PREPARE),
                 string_prop("parameters", " ".join(assemble)),
                 string_prop("filename", ""),
                 bool_prop("resetInterpreter", False),
@@ -466,7 +456,7 @@ class _Generator:
 
     def _bsh_assertion(self, name: str, parameters: str) -> Node:
         return element("BeanShellAssertion", name, [
-            string_prop("BeanShellAssertion.query", _CHECK),
+            string_prop("BeanShellAssertion.query", CHECK),
             string_prop("BeanShellAssertion.filename", ""),
             string_prop("BeanShellAssertion.parameters", parameters),
             bool_prop("BeanShellAssertion.resetInterpreter", False),
@@ -587,49 +577,6 @@ def _plan_note(s: m.Scenario) -> str:
     return (f"Scenario {s.name!r} against {target.scheme}://{target.netloc}, generated by perforch "
             f"{__version__}. Each flow is one or more thread groups of the same name.")
 
-
-# perforch.bsh, written beside the plan (kept here rather than as a package file: an installed
-# wheel carries *.js but not *.bsh).
-GLUE_TEXT = """// perforch glue for generated JMeter plans (BeanShell, JMeter 2.13 .. 5.x): every BeanShell element
-// of the plan sources this file once per thread and calls perforchCall, which runs a function of
-// perforch.js in Rhino (JMeter ships Rhino from 2.13 to 5.x). The logic lives in perforch.js:
-// interpreted BeanShell is far too slow for JSON. perforch.js is compiled once per test into a
-// sealed scope that every thread shares (its functions keep no state of their own); the plan's
-// setUp thread group does that before the load starts.
-
-Object perforchCall(String name, Object[] args) {
-    // (BeanShell 2.0b4 loses a value returned inside try/finally: keep the result, return after.)
-    Object result = null;
-    java.util.Properties shared = org.apache.jmeter.util.JMeterUtils.getJMeterProperties();
-    org.mozilla.javascript.Context cx = org.mozilla.javascript.ContextFactory.getGlobal().enterContext();
-    try {
-        cx.setLanguageVersion(org.mozilla.javascript.Context.VERSION_1_8);
-        cx.setOptimizationLevel(-1);  // interpreted: quick to load, and these functions are small
-        org.mozilla.javascript.ScriptableObject scope = shared.get("perforch.js");
-        if (scope == null) {
-            scope = cx.initStandardObjects(null, true);
-            String path = org.apache.jmeter.services.FileServer.getFileServer().getBaseDir()
-                + java.io.File.separator + "perforch.js";
-            java.io.Reader in = new java.io.InputStreamReader(new java.io.FileInputStream(path), "UTF-8");
-            try {
-                cx.evaluateReader(scope, in, "perforch.js", 1, null);
-            } finally {
-                in.close();
-            }
-            scope.sealObject();
-            shared.putIfAbsent("perforch.js", scope);
-            scope = shared.get("perforch.js");
-        }
-        Object out = org.mozilla.javascript.ScriptableObject.callMethod(cx, scope, name, args);
-        if (out != null && !(out instanceof org.mozilla.javascript.Undefined)) {
-            result = org.mozilla.javascript.Context.toString(out);
-        }
-    } finally {
-        org.mozilla.javascript.Context.exit();
-    }
-    return result;
-}
-"""
 
 _HEADER = ("<!-- Generated by perforch: regenerate it (perforch generate SCENARIO, tool jmeter) rather than "
            "editing it.\n     Runs on JMeter 2.13 to 5.x (core elements; BeanShell for JSON, encoding and pacing). "

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import pytest
 
 from perforch.adapters.jmeter import generate as gen
+from perforch.adapters.jmeter import glue
 from perforch.adapters.jmeter.tool import JMeterAdapter
 from perforch.spec import load_scenario
 from perforch.spec.load import parse_scenario
@@ -17,7 +18,7 @@ from perforch.spec.split import split_load
 from tests.conftest import SCENARIOS, example_scenarios
 from tests.unit.adapters.jmeter.test_jmx import jmeter_value
 
-SCRIPTS = {gen._START, gen._PREPARE, gen._CHECK, gen._ARRIVAL, gen._SETUP}
+SCRIPTS = {glue.START, glue.PREPARE, glue.CHECK, glue.ARRIVAL, glue.SETUP}
 
 
 def plan_of(scenario) -> ET.Element:  # noqa: ANN001

@@ -286,13 +286,12 @@ def test_a_file_read_in_parts_gives_the_same_frame(tmp_path: Path, monkeypatch: 
 
 
 def test_the_xml_fast_reader_and_the_element_reader_agree() -> None:
-    from perforch.adapters.jmeter import ingest, xmlfast
+    from perforch.adapters.jmeter import ingest, xmlfast, xmlslow
 
     path = DATA / "default.xml.jtl"
     assert xmlfast.read(path) is not None  # JMeter's own layout: the vectorised reader takes it
     fast = ingest_files([path]).samples
-    notes: list[str] = []
-    data, _ = ingest._read_xml_elements(path, notes)
+    data = ingest._from_strings(xmlslow.read(path, [])).finish([], path)
     n = len(data["ts"])
     data.update(worker=ingest._constant("", n), tool=ingest._constant("jmeter", n),
                 method=ingest._methods(path, data["label"], n))
