@@ -77,6 +77,32 @@ class ProgressReader(Protocol):
     def poll(self) -> Progress: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ToolProcess:
+    name: str  # unique in the run: "k6", "k6-1", "locust-master", "jmeter-server-2"; names log files
+    argv: tuple[str, ...]
+    main: bool = True  # the run ends when every main process has ended (the others are then stopped)
+    worker: int | None = None  # load-generator index: a worker that dies is reported by this number
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of adapter.environment()
+    listens: int | None = None  # a port it serves; later processes start once it accepts connections
+
+
+class Network(Protocol):
+    containers: bool  # the processes run in containers (container paths, the image's programs)
+
+    def host(self, name: str) -> str:
+        """The address the other processes of the run reach process `name` at."""
+        ...
+
+    def bind(self, name: str) -> str:
+        """The address process `name` should listen on."""
+        ...
+
+    def port(self, name: str, default: int) -> int:
+        """The port process `name` should listen on (`default` where it has a host of its own)."""
+        ...
+
+
 class Adapter(Protocol):
     name: str
     response_time: str  # what the tool's response time covers, quoted in reports
@@ -100,6 +126,10 @@ class Adapter(Protocol):
     def recognizes(self, path: Path, head: bytes) -> bool: ...
 
     def progress_reader(self, raw_dir: Path) -> ProgressReader: ...
+
+    # Optional (see runners/plan.py): processes(launch, scenario, workers, net) -> list[ToolProcess]
+    # for a tool's own distributed mode; container_command(launch, scenario) when command() uses
+    # host files; container_binary, the program's name inside the image.
 
 
 class LineTail:

@@ -22,37 +22,11 @@ use host files offers `container_command(launch, scenario)` for containers; fan_
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
-from perforch.adapters.base import Launch
+from perforch.adapters.base import Launch, Network, ToolProcess
 
-
-@dataclass(frozen=True, slots=True)
-class ToolProcess:
-    name: str  # unique in the run: "k6", "k6-1", "locust-master", "jmeter-server-2"; names log files
-    argv: tuple[str, ...]
-    main: bool = True  # the run ends when every main process has ended (the others are then stopped)
-    worker: int | None = None  # load-generator index: a worker that dies is reported by this number
-    env: Mapping[str, str] = field(default_factory=dict)  # on top of adapter.environment()
-    listens: int | None = None  # a port it serves; later processes start once it accepts connections
-
-
-class Network(Protocol):
-    containers: bool  # the processes run in containers (container paths, the image's programs)
-
-    def host(self, name: str) -> str:
-        """The address the other processes of the run reach process `name` at."""
-        ...
-
-    def bind(self, name: str) -> str:
-        """The address process `name` should listen on."""
-        ...
-
-    def port(self, name: str, default: int) -> int:
-        """The port process `name` should listen on (`default` where it has a host of its own)."""
-        ...
+__all__ = ["Network", "ToolProcess"]  # declared with the adapter protocol; re-exported here
 
 
 class LoopbackNetwork:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script
+from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script, ToolProcess
 from perforch.adapters.locust import generate as gen
 from perforch.adapters.locust import ingest as ing
 from perforch.errors import ToolNotFound
@@ -75,7 +75,6 @@ class LocustAdapter:
         """Locust's own distributed mode: a master (it runs no users, writes Locust's CSVs) and
         `workers` workers, each writing its request rows to locust-requests-<i>.csv. The runners'
         seam (runners/plan.py) asks adapters for this plan."""
-        from perforch.runners.plan import ToolProcess
 
         if workers <= 1:
             return [ToolProcess(self.name, tuple(self.command(launch, scenario)))]
