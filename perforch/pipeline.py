@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import yaml
 
-from perforch.adapters import TOOLS, available_adapters, get_adapter
-from perforch.adapters.base import Adapter, Ingested, Launch, Progress
+from perforch.adapters import available_adapters, get_adapter
+from perforch.adapters.base import Adapter, Ingested, Progress
 from perforch.errors import IngestError, PerforchError, ToolFailed, ToolNotFound
 from perforch.runners.local import ProcessResult, failure
 from perforch.spec import check_environment, check_environment_allowed, load_scenario

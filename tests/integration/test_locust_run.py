@@ -18,7 +18,6 @@ from perforch.adapters.locust.tool import LocustAdapter
 from perforch.analysis.stats import step_stats
 from perforch.errors import ToolFailed
 from perforch.pipeline import RunOptions, ingest_files, run_scenario
-from perforch.spec import load_scenario
 from tests.conftest import SCENARIOS, require_tool
 from tests.unit.adapters.locust.test_ingest import printed_tables
 
