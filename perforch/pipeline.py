@@ -63,8 +63,12 @@ class RunResult:
     warnings: tuple[str, ...] = field(default=())
 
 
-def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick], None] | None = None) -> RunResult:
+def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick], None] | None = None,
+                 reshape: Callable[[Scenario], Scenario] | None = None) -> RunResult:
     """Generate, start (SUT, tool processes or containers), supervise, clean up, ingest, save.
+
+    `reshape` changes the loaded scenario before anything runs (perforch capacity swaps its load
+    for a staircase).
 
     Whatever happens (a crash, Ctrl-C, a second Ctrl-C) every process and container the run
     started is stopped and removed before this returns or raises; the run directory says what
@@ -76,6 +80,8 @@ def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick],
     scenario = load_scenario(spec_path)
     if options.base_url:
         scenario = with_base_url(scenario, options.base_url)
+    if reshape is not None:
+        scenario = reshape(scenario)
     check_environment_allowed(scenario, options.allow_production)
     check_environment(scenario)
     adapter = get_adapter(options.tool)

@@ -36,9 +36,9 @@ def _root(
 
 
 def _register() -> None:
-    from perforch.cli import cmd_clean, cmd_doctor, cmd_ingest, cmd_run, cmd_spec
+    from perforch.cli import cmd_capacity, cmd_clean, cmd_doctor, cmd_ingest, cmd_run, cmd_spec
 
-    for module in (cmd_spec, cmd_run, cmd_ingest, cmd_doctor, cmd_clean):
+    for module in (cmd_spec, cmd_run, cmd_capacity, cmd_ingest, cmd_doctor, cmd_clean):
         module.register(app)
     try:
         from perforch.cli import cmd_report

@@ -38,6 +38,7 @@ def run(
     monitor: bool = typer.Option(True, "--monitor/--no-monitor",
                                  help="Sample CPU/memory of the SUT and the load generators (system.parquet)."),
     cpus: float = typer.Option(None, "--cpus", help="With --runner docker: CPU limit of each tool container."),
+    baseline: Path = typer.Option(None, "--baseline", help="A run directory to compare with (exit 3 on regression)."),
 ) -> None:
     """Generate the tool's script, run it, ingest its results and judge the SLOs."""
     _check_method(percentile)
@@ -47,16 +48,16 @@ def run(
                          allow_production=allow_production, timeout_s=timeout, base_url=target, image=image,
                          on_worker_failure=on_worker_failure, monitor=monitor, cpus=cpus)
     result = execute(spec, options)
-    raise typer.Exit(conclude(result, percentile))
+    raise typer.Exit(conclude(result, percentile, baseline))
 
 
-def execute(spec: Path, options: RunOptions) -> RunResult:
+def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa: ANN001
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
     threading.Thread(target=_prewarm_reports, daemon=True, name="prewarm-reports").start()
     with Progress() as progress:
         try:
-            result = run_scenario(spec, options, progress.update)
+            result = run_scenario(spec, options, progress.update, reshape)
         except KeyboardInterrupt:
             console.warn("interrupted: everything perforch had started is stopped and removed")
             raise
