@@ -7,8 +7,10 @@ differently (k6 excludes connection setup; Locust and JMeter include it), see RE
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy and pandas load where a frame is built: the CLI starts without them
+    import pandas as pd
 
 SAMPLE_COLUMNS: dict[str, str] = {
     "ts": "datetime64[ns, UTC]",  # request start
@@ -52,20 +54,28 @@ RESPONSE_TIME = {
 }
 
 _CATEGORICAL = [c for c, t in SAMPLE_COLUMNS.items() if t == "category"]
-_OPTIONAL_DEFAULTS = {
-    "flow": "",
-    "method": "",
-    "ttfb_ms": np.nan,
-    "connect_ms": np.nan,
-    "bytes_in": pd.NA,
-    "bytes_out": pd.NA,
-    "vus": pd.NA,
-    "error": "",
-    "worker": "",
-}
+
+
+def _optional_defaults() -> dict[str, object]:
+    import numpy as np
+    import pandas as pd
+
+    return {
+        "flow": "",
+        "method": "",
+        "ttfb_ms": np.nan,
+        "connect_ms": np.nan,
+        "bytes_in": pd.NA,
+        "bytes_out": pd.NA,
+        "vus": pd.NA,
+        "error": "",
+        "worker": "",
+    }
 
 
 def empty_frame() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SAMPLE_COLUMNS.items()})
 
 
@@ -76,15 +86,18 @@ def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None
     Required: ts, tool, label, status, ok, latency_ms. `elapsed_s` is derived from `run_start`
     (default: the first request) unless given.
     """
+    import pandas as pd
+
     n = len(columns["ts"])  # type: ignore[arg-type]
     data: dict[str, object] = {}
+    optional = _optional_defaults()
     for name, dtype in SAMPLE_COLUMNS.items():
         if name in columns:
             value = columns[name]
         elif name == "elapsed_s":
             continue
-        elif name in _OPTIONAL_DEFAULTS:
-            value = _OPTIONAL_DEFAULTS[name]
+        elif name in optional:
+            value = optional[name]
         else:
             raise ValueError(f"samples frame needs column {name!r}")
         data[name] = _repeat(value, n, dtype) if _is_scalar(value) else value
@@ -98,11 +111,17 @@ def make_frame(columns: dict[str, object], run_start: pd.Timestamp | None = None
 
 
 def _is_scalar(value: object) -> bool:
+    import numpy as np
+    import pandas as pd
+
     return value is pd.NA or np.isscalar(value)
 
 
 def _repeat(value: object, n: int, dtype: str) -> object:
     """A constant column without building n Python objects."""
+    import numpy as np
+    import pandas as pd
+
     if dtype == "category":
         return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[str(value)])
     if dtype in ("Int64", "Int32"):
@@ -115,6 +134,8 @@ def _repeat(value: object, n: int, dtype: str) -> object:
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Merge frames (e.g. one per load generator) into one, elapsed_s from the earliest request."""
+    import pandas as pd
+
     frames = [f for f in frames if len(f)]
     if not frames:
         return empty_frame()
@@ -128,6 +149,8 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Check columns, coerce dtypes; raise ValueError naming what is wrong."""
+    import pandas as pd
+
     missing = [c for c in SAMPLE_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"samples frame lacks column(s): {', '.join(missing)}")
@@ -151,5 +174,7 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def make_aggregates(rows: list[dict[str, object]]) -> pd.DataFrame:
     """Aggregates as a tool reported them (no per-request rows available)."""
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(AGGREGATE_COLUMNS))
     return frame.astype(AGGREGATE_COLUMNS)

@@ -12,9 +12,9 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pandas as pd
 import yaml
 
 from perforch.adapters import available_adapters, get_adapter
@@ -25,6 +25,9 @@ from perforch.spec import check_environment, check_environment_allowed, load_sce
 from perforch.spec.model import Scenario, Target
 from perforch.spec.units import format_duration
 from perforch import store
+
+if TYPE_CHECKING:  # pandas loads with the results (ingest), not before the tool starts
+    import pandas as pd
 
 RUNNERS = ("local", "docker", "auto")
 WORKER_FAILURE = ("continue", "stop")
@@ -215,6 +218,8 @@ def _with_run_dir(hint: str | None, run_dir: Path) -> str:
 
 def _ingest_run(adapter: Adapter, raw_dir: Path, workers: int) -> Ingested:
     from perforch.runners.distributed import worker_names
+
+    import pandas as pd
 
     files = adapter.raw_files(raw_dir)
     if not files:

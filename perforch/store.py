@@ -13,13 +13,14 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from perforch import __version__
 from perforch.errors import RunDirError
 from perforch.frame import AGGREGATE_COLUMNS, SAMPLE_COLUMNS, empty_frame, validate_frame
+
+if TYPE_CHECKING:  # pandas and pyarrow load where frames are read or written
+    import pandas as pd
 
 FORMAT_VERSION = 1
 RECORD = "run.json"
@@ -119,6 +120,9 @@ def write_frame(run_dir: Path, name: str, frame: pd.DataFrame) -> None:
 
 def read_samples(run_dir: Path) -> pd.DataFrame:
     """The samples frame; an empty frame when the run has none; RunDirError when it is damaged."""
+    import pandas as pd
+    import pyarrow as pa
+
     path = run_dir / SAMPLES
     if not path.exists():
         return empty_frame()
@@ -131,6 +135,9 @@ def read_samples(run_dir: Path) -> pd.DataFrame:
 
 
 def read_optional(run_dir: Path, name: str) -> pd.DataFrame | None:
+    import pandas as pd
+    import pyarrow as pa
+
     path = run_dir / name
     if not path.exists():
         return None

@@ -11,9 +11,10 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import pandas as pd
+if TYPE_CHECKING:  # only a type here: the CLI and the tool start without loading pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from perforch.analysis import METHODS
+
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
-METHODS = ("linear", "nearest-rank")
 METHOD_TEXT = {
     "linear": "exact, linear interpolation between closest ranks (k6's definition, numpy's default)",
     "nearest-rank": "exact, nearest rank k = round(n·p) (JMeter Aggregate Report's definition)",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import typer
 
 from perforch import __version__
-from perforch.adapters import TOOLS, get_adapter
 from perforch.cli import console
-from perforch.errors import PerforchError
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +14,9 @@ def register(app: typer.Typer) -> None:
 
 def doctor() -> None:
     """Show which load tools, Docker engine and tool images perforch can use."""
+    from perforch.adapters import TOOLS, get_adapter
+    from perforch.errors import PerforchError
+
     console.info(f"perforch {__version__}")
     console.info("local tools (--runner local):")
     for tool in TOOLS:
@@ -32,6 +33,8 @@ def doctor() -> None:
 
 
 def docker_lines() -> list[str]:
+    from perforch.adapters import TOOLS, get_adapter
+    from perforch.errors import PerforchError
     from perforch.runners.docker import DockerUnavailable, connect
     from perforch.runners.images import LOCAL_IMAGES, _local
 

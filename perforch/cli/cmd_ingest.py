@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from perforch.cli import console
-from perforch.cli.cmd_run import conclude, _check_method
-from perforch.pipeline import ingest_files
+from perforch.cli.cmd_run import _check_method, conclude
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +25,8 @@ def ingest(
     baseline: Path = typer.Option(None, "--baseline", help="A run directory to compare with (exit 3 on regression)."),
 ) -> None:
     """Turn existing raw results into a run directory and judge them."""
+    from perforch.pipeline import ingest_files
+
     _check_method(percentile)
     result = ingest_files(files, tool=tool, runs_root=out, name=name, slos=slo)
     for message in result.warnings:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 
-from perforch.cli import console, show
+from perforch.cli import console
 from perforch.cli.cmd_run import _check_method
-from perforch.errors import ReportError
-from perforch.report import FORMATS, compare_dirs, parse_formats, write_reports
+from perforch.report import FORMATS
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +26,10 @@ def report(
 
     Exit code 3 when an SLO is not met or the baseline comparison finds a regression.
     """
+    from perforch.cli import show
+    from perforch.errors import ReportError
+    from perforch.report import parse_formats, write_reports
+
     _check_method(percentile)
     try:
         formats = parse_formats(format)
@@ -48,6 +51,9 @@ def compare(
 
     Exit code 3 when a step (or all requests) got significantly worse.
     """
+    from perforch.cli import show
+    from perforch.report import compare_dirs
+
     _check_method(percentile)
     result = compare_dirs(base, new, percentile, min_effect / 100.0, alpha)
     console.info(f"baseline {result.base.run_id}  →  {result.new.run_id}")

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import typer
 
-from perforch.adapters import TOOLS, get_adapter
 from perforch.cli import console
 from perforch.errors import PerforchError
-from perforch.spec import load_scenario
-from perforch.spec.schema import scenario_schema_json
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +32,9 @@ def init(
 
 def validate(spec: Path = typer.Argument(..., help="Scenario YAML file.")) -> None:
     """Check a scenario; errors name the file and line."""
+    from perforch.adapters import TOOLS, get_adapter
+    from perforch.spec import load_scenario
+
     scenario = load_scenario(spec)
     steps = sum(len(flow.walk()) for flow in scenario.flows)
     console.info(
@@ -61,6 +61,9 @@ def generate(
     out: Path = typer.Option(None, "--out", "-o", help="Directory to write into (default: ./<name>-<tool>)."),
 ) -> None:
     """Write the tool's script (and data files) without running it."""
+    from perforch.adapters import get_adapter
+    from perforch.spec import load_scenario
+
     scenario = load_scenario(spec)
     script = get_adapter(tool).generate(scenario)
     target = out or Path(f"{scenario.name}-{tool}")
@@ -72,6 +75,8 @@ def generate(
 
 def schema(out: Path = typer.Option(None, "--out", "-o", help="Write to a file instead of stdout.")) -> None:
     """Print the JSON Schema of the scenario format (for editors)."""
+    from perforch.spec.schema import scenario_schema_json
+
     text = scenario_schema_json()
     if out:
         out.write_text(text, encoding="utf-8")

@@ -4,6 +4,9 @@ write_reports reads a run directory (run.json, samples.parquet, aggregates.parqu
 system.parquet when present), analyses it once and writes report.md, report.html (charts embedded),
 junit.xml and summary.json beside it, plus charts/*.png. It knows no tool: every run directory gets
 the same report. Missing or damaged data files become problems the report states, never a crash.
+
+Importing this module is cheap (the CLI imports it to list formats): numpy, pandas, matplotlib and
+the analysis load when a report is written.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perforch import store
-from perforch.analysis.compare import Comparison, compare_runs
-from perforch.analysis.run import RunAnalysis, analyze_run
-from perforch.analysis.slo import SloResult
-from perforch.analysis.stats import METHODS
+from perforch.analysis import METHODS
 from perforch.errors import ReportError
-from perforch.report.load import LoadedRun, load_run
-from perforch.report.view import MET, NOT_MET, build_view, headline, verdict
-from perforch.spec.slo import rules_from_record
+
+if TYPE_CHECKING:
+    from perforch.analysis.compare import Comparison
+    from perforch.analysis.run import RunAnalysis
+    from perforch.analysis.slo import SloResult
+    from perforch.report.load import LoadedRun
 
 FORMATS = ("md", "html", "junit", "json")
 FILES = {"md": "report.md", "html": "report.html", "junit": "junit.xml", "json": "summary.json"}
@@ -72,6 +76,9 @@ def write_reports(run_dir: Path, formats: Iterable[str] = FORMATS, percentile: s
                   step_summary: Path | None | bool = True) -> ReportResult:
     """Write the reports into `run_dir`. `step_summary`: True appends report.md to the file named by
     $GITHUB_STEP_SUMMARY when it is set; a Path appends there; False/None does not."""
+    from perforch.report.load import load_run
+    from perforch.report.view import build_view, headline, verdict
+
     formats = parse_formats(formats)
     if percentile not in METHODS:
         raise ReportError(f"unknown percentile method {percentile!r}", hint=f"use one of {', '.join(METHODS)}")
@@ -170,6 +177,9 @@ def _preload_matplotlib() -> threading.Thread:
 
 
 def analyze(loaded: LoadedRun, percentile: str = "linear") -> RunAnalysis:
+    from perforch.analysis.run import analyze_run
+    from perforch.spec.slo import rules_from_record
+
     record = loaded.record
     problems = list(loaded.problems)
     try:
@@ -194,6 +204,8 @@ def load_model(load: str) -> str | None:
 
 def compare_loaded(base: LoadedRun, new: LoadedRun, percentile: str = "linear", min_effect: float = 0.10,
                    alpha: float = 0.01) -> tuple[Comparison, tuple[str, ...]]:
+    from perforch.analysis.compare import compare_runs
+
     notes = list(metadata_notes(base.record, new.record))
     for which, run in (("baseline", base), ("new run", new)):
         for problem in run.problems:
@@ -233,6 +245,8 @@ class CompareResult:
 
 def compare_dirs(base_dir: Path, new_dir: Path, percentile: str = "linear", min_effect: float = 0.10,
                  alpha: float = 0.01) -> CompareResult:
+    from perforch.report.load import load_run
+
     if percentile not in METHODS:
         raise ReportError(f"unknown percentile method {percentile!r}", hint=f"use one of {', '.join(METHODS)}")
     base, new = load_run(Path(base_dir)), load_run(Path(new_dir))
@@ -254,6 +268,14 @@ def _step_summary_path(option: Path | None | bool) -> Path | None:
     if option in (False, None):
         return None
     return Path(option)
+
+
+def __getattr__(name: str) -> object:
+    if name in ("MET", "NOT_MET"):  # verdict words, kept importable from here
+        from perforch.report import view
+
+        return getattr(view, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["FORMATS", "MET", "NOT_MET", "CompareResult", "ReportResult", "compare_dirs", "parse_formats",

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script
 from perforch.adapters.k6 import generate as gen
-from perforch.adapters.k6 import ingest as ing
 from perforch.errors import ToolNotFound
 from perforch.frame import RESPONSE_TIME
 
@@ -78,9 +77,13 @@ class K6Adapter:
         return sorted(raw_dir.glob("k6*.csv"))
 
     def ingest(self, paths: Sequence[Path], workers: Sequence[str] | None = None) -> Ingested:
+        from perforch.adapters.k6 import ingest as ing  # pandas and pyarrow: loaded once results exist
+
         return ing.ingest_files(list(paths), workers)
 
     def recognizes(self, path: Path, head: bytes) -> bool:
+        from perforch.adapters.k6 import ingest as ing
+
         return ing.sniff_bytes(head) is not None
 
     def progress_reader(self, raw_dir: Path) -> K6Progress:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script, ToolProcess
 from perforch.adapters.locust import generate as gen
-from perforch.adapters.locust import ingest as ing
 from perforch.errors import ToolNotFound
 from perforch.frame import RESPONSE_TIME
 
@@ -106,9 +105,13 @@ class LocustAdapter:
         return files + sorted(raw_dir.glob("locust-iterations*.json"))
 
     def ingest(self, paths: Sequence[Path], workers: Sequence[str] | None = None) -> Ingested:
+        from perforch.adapters.locust import ingest as ing  # pandas: loaded once results exist
+
         return ing.ingest_files(list(paths), workers)
 
     def recognizes(self, path: Path, head: bytes) -> bool:
+        from perforch.adapters.locust import ingest as ing
+
         return ing.sniff_bytes(head) is not None
 
     def progress_reader(self, raw_dir: Path) -> LocustProgress:
