@@ -1,4 +1,8 @@
-"""The `perforch` command: Typer wiring only. Core errors are caught here, once."""
+"""The `perforch` command: Typer wiring only. Core errors are caught here, once.
+
+Start-up is part of every run's overhead: the command modules import typer and the console only,
+everything else where it is used.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import typer
 from perforch import __version__
 from perforch.cli import console
 from perforch.errors import PerforchError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+INTERRUPTED = "interrupted (Ctrl-C): everything perforch had started is stopped and removed"
 
 app = typer.Typer(
     name="perforch",
@@ -60,14 +67,15 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         console.err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        console.err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # outside the command (typer turns one inside it into exit code 130)
+        code = EXIT_INTERRUPTED
     except Exception as exc:
         # Usage errors (click's, possibly vendored by typer) print themselves; exit code 2.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if code == EXIT_INTERRUPTED:  # no command exits 130 by itself: this is Ctrl-C
+        console.err.print(INTERRUPTED, markup=False)
     sys.exit(code or 0)

@@ -1,16 +1,25 @@
-"""perforch run | demo: run a scenario with a tool, show progress, print the verdict."""
+"""perforch run | demo: run a scenario with a tool, show progress, print the verdict.
+
+Start-up time is part of every run's overhead: this module imports only typer and the console. The
+scenario model and the runners load when a command runs; pandas, pyarrow, the tool's ingest module
+and the report modules load in a background thread once the tool has started (see Prewarm).
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from perforch.analysis.stats import METHODS
-from perforch.cli import console, show
-from perforch.pipeline import RUNNERS, WORKER_FAILURE, RunOptions, RunResult, Tick, run_scenario
+from perforch.analysis import METHODS
+from perforch.cli import console
+
+if TYPE_CHECKING:
+    from perforch.pipeline import RunOptions, RunResult, Tick
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +50,8 @@ def run(
     baseline: Path = typer.Option(None, "--baseline", help="A run directory to compare with (exit 3 on regression)."),
 ) -> None:
     """Generate the tool's script, run it, ingest its results and judge the SLOs."""
+    from perforch.pipeline import RUNNERS, WORKER_FAILURE, RunOptions
+
     _check_method(percentile)
     _check_choice(runner, RUNNERS, "--runner")
     _check_choice(on_worker_failure, WORKER_FAILURE, "--on-worker-failure")
@@ -52,15 +63,14 @@ def run(
 
 
 def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa: ANN001
+    from perforch.pipeline import run_scenario
+
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
-    threading.Thread(target=_prewarm_reports, daemon=True, name="prewarm-reports").start()
-    with Progress() as progress:
-        try:
-            result = run_scenario(spec, options, progress.update, reshape)
-        except KeyboardInterrupt:
-            console.warn("interrupted: everything perforch had started is stopped and removed")
-            raise
+    prewarm = Prewarm(options.tool)
+    with Progress(prewarm) as progress:
+        result = run_scenario(spec, options, progress.update, reshape)  # Ctrl-C: app.main says it
+    prewarm.join()
     for message in result.warnings:
         console.warn(message)
     for event in result.record.events:
@@ -68,14 +78,38 @@ def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa
     return result
 
 
-def _prewarm_reports() -> None:
-    """Import the report modules and matplotlib while the test runs (~0.6 s less after it ends)."""
-    try:
-        import matplotlib.figure  # noqa: F401
+class Prewarm:
+    """Imports what comes after the test (pandas, pyarrow, the tool's ingest, the report modules,
+    matplotlib: ~1.5 s) in a background thread while the test runs. Started once the tool runs, so
+    that it does not slow the start; only a head start: the real imports happen (and fail, if
+    they must) where the modules are used."""
 
-        import perforch.report  # noqa: F401
-    except Exception:  # only a head start: conclude() imports them anyway and reports real errors
-        pass
+    MODULES = ("pandas", "pyarrow", "pyarrow.parquet", "perforch.frame", "perforch.monitor.system",
+               "{ingest}", "perforch.analysis.run", "perforch.analysis.compare", "perforch.report.load",
+               "perforch.report.view", "perforch.report.render", "perforch.report.junit",
+               "perforch.report.summary", "perforch.cli.show", "matplotlib.figure", "matplotlib.patches",
+               "matplotlib.ticker", "matplotlib.backends.backend_agg", "PIL.PngImagePlugin")
+
+    def __init__(self, tool: str) -> None:
+        self.modules = [m.format(ingest=f"perforch.adapters.{tool}.ingest") for m in self.MODULES]
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._load, daemon=True, name="perforch-prewarm")
+            self.thread.start()
+
+    def _load(self) -> None:
+        for name in self.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the real import reports it
+                pass
+
+    def join(self) -> None:
+        """Wait for the imports (before the report forks chart processes: no import half done)."""
+        if self.thread is not None:
+            self.thread.join()
 
 
 def _is_problem(event: str) -> bool:
@@ -85,6 +119,7 @@ def _is_problem(event: str) -> bool:
 def conclude(result: RunResult, method: str, baseline: Path | None = None) -> int:
     """Write every report into the run directory, print the headline and the report paths, and
     return the exit code: 3 when an SLO is not met (or the baseline comparison finds a regression)."""
+    from perforch.cli import show
     from perforch.report import write_reports
 
     report = write_reports(result.run_dir, percentile=method, baseline=baseline)
@@ -105,11 +140,13 @@ def _check_method(method: str) -> None:
 
 
 class Progress:
-    """One live line while the tool runs (a line every 10 s when not on a terminal)."""
+    """One live line while the tool runs (a line every 10 s when not on a terminal). The first tick
+    of the running load starts the prewarm."""
 
-    def __init__(self) -> None:
+    def __init__(self, prewarm: Prewarm | None = None) -> None:
         self.live = None
         self.last_print = time.monotonic()
+        self.prewarm = prewarm
 
     def __enter__(self) -> Progress:
         if console.interactive():
@@ -124,6 +161,8 @@ class Progress:
             self.live.__exit__(None, None, None)
 
     def update(self, tick: Tick) -> None:
+        if tick.elapsed_s > 0 and self.prewarm is not None:
+            self.prewarm.start()
         p = tick.progress
         rate = p.requests / tick.elapsed_s if tick.elapsed_s > 0 else 0.0
         errors = f"{p.errors:,} errors ({p.errors / p.requests * 100:.1f}%)" if p.requests else "0 errors"
@@ -148,6 +187,7 @@ def demo(
 ) -> None:
     """Start the demo API on 127.0.0.1, run the quickstart scenario against it (~20 s), report."""
     from perforch.demo.server import demo_scenario_path, running_demo_api
+    from perforch.pipeline import RUNNERS, RunOptions
 
     _check_choice(runner, RUNNERS, "--runner")
     with running_demo_api(port) as base_url:
