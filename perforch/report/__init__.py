@@ -165,9 +165,13 @@ def _preload_matplotlib() -> threading.Thread:
 
     def load() -> None:
         try:
+            import matplotlib.backends.backend_agg  # noqa: F401
             import matplotlib.figure  # noqa: F401
             import matplotlib.patches  # noqa: F401
             import matplotlib.ticker  # noqa: F401
+            import PIL.PngImagePlugin  # noqa: F401 - savefig's encoder: imported before charts fork
+
+            from perforch.report import charts  # noqa: F401
         except Exception:  # noqa: BLE001 - the charts stage imports again and reports it
             pass
 
