@@ -79,19 +79,14 @@ def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa
 
 
 class Prewarm:
-    """Imports what comes after the test (pandas, pyarrow, the tool's ingest, the report modules,
-    matplotlib: ~1.5 s) in a background thread while the test runs. Started once the tool runs, so
-    that it does not slow the start; only a head start: the real imports happen (and fail, if
-    they must) where the modules are used."""
-
-    MODULES = ("pandas", "pyarrow", "pyarrow.parquet", "perforch.frame", "perforch.monitor.system",
-               "{ingest}", "perforch.analysis.run", "perforch.analysis.compare", "perforch.report.load",
-               "perforch.report.view", "perforch.report.render", "perforch.report.junit",
-               "perforch.report.summary", "perforch.cli.show", "matplotlib.figure", "matplotlib.patches",
-               "matplotlib.ticker", "matplotlib.backends.backend_agg", "PIL.PngImagePlugin")
+    """Loads what comes after the test (pandas, pyarrow, the tool's ingest, the report modules and
+    templates, matplotlib: ~1.5 s) in a background thread while the test runs. Started once the
+    tool runs, so that it does not slow the start; only a head start: the real imports happen (and
+    fail, if they must) where the modules are used."""
 
     def __init__(self, tool: str) -> None:
-        self.modules = [m.format(ingest=f"perforch.adapters.{tool}.ingest") for m in self.MODULES]
+        self.modules = ["pandas", "pyarrow", "pyarrow.parquet", "perforch.monitor.system",
+                        f"perforch.adapters.{tool}.ingest", "perforch.cli.show"]
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -105,6 +100,9 @@ class Prewarm:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the real import reports it
                 pass
+        from perforch.report import prewarm
+
+        prewarm()
 
     def join(self) -> None:
         """Wait for the imports (before the report forks chart processes: no import half done)."""

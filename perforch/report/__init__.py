@@ -158,6 +158,28 @@ def write_reports(run_dir: Path, formats: Iterable[str] = FORMATS, percentile: s
                         comparison, tuple(notes), timings, analysis)
 
 
+def prewarm() -> None:
+    """Import what write_reports uses and compile its templates (~1 s), for a caller with time to
+    spare: `perforch run` calls it in a thread while the test runs. Errors are left for the real
+    use to report."""
+    import importlib
+
+    for name in ("perforch.analysis.run", "perforch.analysis.compare", "perforch.report.load",
+                 "perforch.report.view", "perforch.report.junit", "perforch.report.summary",
+                 "perforch.report.charts", "matplotlib.figure", "matplotlib.patches", "matplotlib.ticker",
+                 "matplotlib.backends.backend_agg", "PIL.PngImagePlugin", "perforch.report.render"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001
+            continue
+    try:
+        from perforch.report.render import compile_templates
+
+        compile_templates()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _preload_matplotlib() -> threading.Thread:
     """Import matplotlib (half a second) while the run is read and analysed: reading parquet and
     sorting release the GIL, so the import mostly overlaps with them. Errors surface later, at
@@ -283,4 +305,4 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = ["FORMATS", "MET", "NOT_MET", "CompareResult", "ReportResult", "compare_dirs", "parse_formats",
-           "write_reports"]
+           "prewarm", "write_reports"]
