@@ -41,6 +41,12 @@ from perforch.spec.template import Ref, parse_template, refs_in
 PLAN = "plan.jmx"
 HELPERS = "perforch.js"
 PLAN_FORMAT = "2.13"  # the oldest JMeter the plan is written for (jmeterTestPlan's "jmeter" attribute)
+# Each engine of a distributed run has its own threads of thread group i (property perforch.threads.i)
+# and waits for its own threads due at time 0 (perforch.threads.ready, read by perforch.js); one JMeter
+# runs the plan's numbers.
+THREADS_PROPERTY = "perforch.threads."
+READY_PROPERTY = "perforch.threads.ready"
+
 
 def generate(scenario: m.Scenario) -> Script:
     gen = _Generator(scenario)
@@ -69,16 +75,15 @@ class _Generator:
         ], comment=(s.description + "\n\n" if s.description else "") + _plan_note(s))
         groups: list[Node] = []
         ready = 0  # threads due at time 0: the clock starts when all of them are ready
-        loads = split_load(s.load, [f.weight for f in s.flows])
-        for flow, load in zip(s.flows, loads):
-            if load is None:
+        plan = thread_groups(s)
+        for flow in s.flows:
+            mine = [(group, index) for f, group, index in plan if f is flow]
+            if not mine:
                 self.warnings.append(
                     f"flow {flow.name!r} gets no users with this load (weights split whole users); "
                     "raise the number of users or its weight")
-                continue
-            users = users_for(load)
-            for group in users:
-                groups.append(self._thread_group(flow, group, len(users)))
+            for group, index in mine:
+                groups.append(self._thread_group(flow, group, index, len(mine)))
                 ready += sum(1 for start in group.starts_s if start == 0)
         root.add(self._setup(ready), *groups)
         self._profile_warnings()
@@ -116,7 +121,7 @@ class _Generator:
 
     # -- a thread group ------------------------------------------------------------------------
 
-    def _thread_group(self, flow: m.Flow, users: Users, groups: int) -> Node:
+    def _thread_group(self, flow: m.Flow, users: Users, index: int, groups: int) -> Node:
         n = users.threads
         what = f"{n} user{'s' if n > 1 else ''} of flow {flow.name}"
         if users.ramp_s:
@@ -134,7 +139,7 @@ class _Generator:
                 bool_prop("LoopController.continue_forever", False),
                 string_prop("LoopController.loops", "-1"),
             ], guiclass="LoopControlPanel", testclass="LoopController", testname="Loop Controller", enabled="true"),
-            string_prop("ThreadGroup.num_threads", str(n)),
+            string_prop("ThreadGroup.num_threads", f"${{__P({THREADS_PROPERTY}{index},{n})}}"),
             string_prop("ThreadGroup.ramp_time", str(users.ramp_s)),
             bool_prop("ThreadGroup.scheduler", True),
             string_prop("ThreadGroup.duration", str(users.hard_stop_s)),
@@ -174,6 +179,7 @@ class _Generator:
         starts = tuple(round(x * 1000) for x in users.starts_s)
         ends = tuple(round(e * 1000) for e in users.ends_s)
         words = [f"delay {users.delay_s * 1000} ;", f"start {_table(starts)} ;", f"end {_table(ends)} ;"]
+        words.append(f"users {users.first} {users.threads} ;")
         if users.iterations is not None:
             words.append(f"pool {word(flow.name)} {users.iterations} ;")
         if users.arrival is not None:
@@ -515,6 +521,15 @@ class _Generator:
                 out += ([("'", ",")] if i else []) + self._json_pieces(v)
             return out + [("'", "]")]
         return [("'", js_json(value))]
+
+
+def thread_groups(scenario: m.Scenario) -> list[tuple[m.Flow, Users, int]]:
+    """The plan's thread groups in order: (flow, its users, index); flows without users have none."""
+    out: list[tuple[m.Flow, Users, int]] = []
+    for flow, load in zip(scenario.flows, split_load(scenario.load, [f.weight for f in scenario.flows])):
+        if load is not None:
+            out += [(flow, users, len(out) + i) for i, users in enumerate(users_for(load))]
+    return out
 
 
 def _encoded(var: str, encoding: str) -> str:

@@ -6,10 +6,12 @@
 // that JMeter never evaluates them and a value never becomes code. Words that carry text start
 // with a quote (') so that none is empty. Commands end with ";".
 //
-// setup (the setUp thread group, before the load): ready N ; (threads due at time 0)
-// start (top of each iteration): delay MS ; start MS... ; end MS... ; [pool KEY N ;] [paced ;] then prepare commands
-//   the thread group's delay; one value per thread (or one for all), in ms since t0: the first iteration starts
-//   at START; no iteration starts after END; a shared-iterations pool of N tickets under KEY.
+// setup (the setUp thread group, before the load): ready N ; (threads due at time 0; an engine of a
+//   distributed run: its own, property perforch.threads.ready)
+// start (top of each iteration): delay MS ; start MS... ; end MS... ; users FIRST N ; [pool KEY N ;] [paced ;] then
+//   prepare commands: the thread group's delay; one value per thread (or one for all), in ms since t0: the first
+//   iteration starts at START; no iteration starts after END; the group's N threads are the flow's users FIRST,
+//   FIRST + 1, ...; a shared-iterations pool of N tickets under KEY.
 //   Sets vars perforch.pause (ms to wait), perforch.stop ("true" ends the thread), perforch.run (its opposite). With "paced" the
 //   arrival timer decides both, after the thread has loaded everything it runs (k6's VUs are ready too).
 // prepare:
@@ -31,6 +33,16 @@
 // arrival (a timer; returns the delay in ms): arrival KEY START_RATE [DURATION_S RATE]... ;
 //   k6's arrival-rate schedule: iteration i starts when the planned count (the integral of the
 //   rate) reaches i; iterations no thread was free to start on time are dropped, as k6 drops them.
+//
+// Distributed runs (--workers N): every jmeter-server engine runs the plan, and JMeter properties
+// set on its command line say which part is its own: perforch.worker (its index w, from 0),
+// perforch.workers (N), perforch.threads.I (its thread count in thread group I) and
+// perforch.threads.ready (its threads due at time 0). As k6 splits a test into N equal execution
+// segments, the parts go round robin: a flow's user u runs on engine u mod N; of the flow's
+// arrival-rate and shared-iterations tickets, and of its data rows, engine w takes numbers w,
+// w + S, w + 2S... (S = N, or the group's thread count when it is smaller: only engines with a
+// thread take tickets). The engines start their clocks together (perforch.sync). Without these
+// properties: one JMeter runs all of it.
 
 var MISSING = {};
 var JMeterContextService = org.apache.jmeter.threads.JMeterContextService;
@@ -83,6 +95,7 @@ function setup(vars, params) {
     var ready = 0, list = commands(params);
     for (var c = 0; c < list.length; c++) if (list[c][0] === "ready") ready = Number(list[c][1]);
     var props = JMeterUtils.getJMeterProperties();
+    if (props.getProperty("perforch.threads.ready") !== null) ready = Number(props.getProperty("perforch.threads.ready"));
     props.put("perforch.ready", new java.util.concurrent.CountDownLatch(ready));
     props.put("perforch.ready.total", new java.lang.Long(ready));
     warmHttpClient();
@@ -111,32 +124,74 @@ function t0(delayMs) {
     if (at !== null) return Number(at);
     var ready = props.get("perforch.ready");
     if (ready === null) return JMeterContextService.getTestStartTime();  // a plan without the setUp group
+    var mine;
     if (Number(props.get("perforch.ready.total")) > 0) {
         ready.await(120, java.util.concurrent.TimeUnit.SECONDS);
-        props.putIfAbsent("perforch.t0", new java.lang.Long(java.lang.System.currentTimeMillis()));
+        mine = java.lang.System.currentTimeMillis();
     } else {
         var scheduled = JMeterContextService.getContext().getThread().getStartTime();
-        props.putIfAbsent("perforch.t0", new java.lang.Long(scheduled > 0 ? scheduled - delayMs : java.lang.System.currentTimeMillis()));
+        mine = scheduled > 0 ? scheduled - delayMs : java.lang.System.currentTimeMillis();
+    }
+    var lock = shared("perforch.t0.lock", function () { return new java.util.concurrent.locks.ReentrantLock(); });
+    lock.lock();
+    try {  // the first thread here sets the clock
+        if (props.get("perforch.t0") === null) props.put("perforch.t0", new java.lang.Long(together(mine)));
+    } finally {
+        lock.unlock();
     }
     return Number(props.get("perforch.t0"));
+}
+
+// Distributed: the engines start their clocks together. Each one writes the time it is ready at
+// into the directory named by the property perforch.sync (the run's raw directory, which they all
+// see), waits for the others' (30 s at most), and takes the latest of them plus a moment: every
+// engine gets the same t0.
+function together(mine) {
+    var me = engine(), dir = JMeterUtils.getJMeterProperties().getProperty("perforch.sync");
+    if (me.count < 2 || dir === null) return mine;
+    var file = function (i) { return new java.io.File(dir, "jmeter-server-" + i + ".ready"); };
+    var draft = new java.io.File(dir, "jmeter-server-" + me.index + ".ready.part");
+    java.nio.file.Files.write(draft.toPath(), new java.lang.String(String(mine)).getBytes("UTF-8"));
+    draft.renameTo(file(me.index));  // whole or absent for the others
+    var deadline = java.lang.System.currentTimeMillis() + 30000, latest, seen;
+    do {
+        latest = mine;
+        seen = 0;
+        for (var i = 0; i < me.count; i++) {
+            if (!file(i).isFile()) continue;
+            var text = String(new java.lang.String(java.nio.file.Files.readAllBytes(file(i).toPath()), "UTF-8"));
+            latest = Math.max(latest, Number(text) || 0);
+            seen++;
+        }
+        if (seen < me.count) java.lang.Thread.sleep(5);
+    } while (seen < me.count && java.lang.System.currentTimeMillis() < deadline);
+    return latest + 100;
 }
 
 // --- the top of an iteration ------------------------------------------------------------------
 
 function start(vars, params) {
-    var thread = JMeterContextService.getContext().getThreadNum();
+    var me = engine(), thread = JMeterContextService.getContext().getThreadNum();
     var first = get(vars, "perforch.started") === null;
-    var rest = [], begin = 0, end = null, pool = null, delay = 0, paced = false;
+    var rest = [], starts = null, ends = null, pool = null, delay = 0, paced = false, users = [0, 1];
     var list = commands(params);
     for (var c = 0; c < list.length; c++) {
         var cmd = list[c];
-        if (cmd[0] === "start") begin = Number(cmd[1 + Math.min(thread, cmd.length - 2)]);
-        else if (cmd[0] === "end") end = Number(cmd[1 + Math.min(thread, cmd.length - 2)]);
+        if (cmd[0] === "start") starts = cmd;
+        else if (cmd[0] === "end") ends = cmd;
+        else if (cmd[0] === "users") users = [Number(cmd[1]), Number(cmd[2])];
         else if (cmd[0] === "pool") pool = cmd;
         else if (cmd[0] === "delay") delay = Number(cmd[1]);
         else if (cmd[0] === "paced") paced = true;
         else rest.push(cmd);
     }
+    var k = place(thread, users, me), every = sharing(users, me);
+    if (me.count > 1) {
+        vars.put("perforch.worker", String(me.index));  // a sample variable: the JTL's worker column
+        vars.put("perforch.every", String(every));
+    }
+    var begin = starts === null ? 0 : Number(starts[1 + Math.min(k, starts.length - 2)]);
+    var end = ends === null ? null : Number(ends[1 + Math.min(k, ends.length - 2)]);
     if (first && begin === 0) {
         var ready = JMeterUtils.getJMeterProperties().get("perforch.ready");
         if (ready !== null) ready.countDown();
@@ -155,7 +210,7 @@ function start(vars, params) {
     var stop = end !== null && now + pause >= zero + end;
     if (!stop && pool !== null) {
         var tickets = shared("perforch.pool." + pool[1], function () { return new java.util.concurrent.atomic.AtomicLong(0); });
-        stop = tickets.incrementAndGet() > Number(pool[2]);
+        stop = ours(tickets.getAndIncrement(), me, every) >= Number(pool[2]);
     }
     vars.put("perforch.started", "true");
     vars.put("perforch.pause", String(pause));
@@ -171,6 +226,7 @@ function prepare(vars, params) {
 }
 
 function run(vars, list) {
+    var rows = {};  // distributed: this iteration's row of each data source
     for (var c = 0; c < list.length; c++) {
         var cmd = list[c];
         if (cmd[0] === "env") {
@@ -195,7 +251,7 @@ function run(vars, list) {
         } else if (cmd[0] === "encode") {
             encode(vars, cmd);
         } else if (cmd[0] === "copy") {
-            var copied = get(vars, cmd[1]);
+            var copied = engine().count > 1 ? ownRow(rows, cmd) : get(vars, cmd[1]);
             if (copied === null) copied = get(vars, "\ufeff" + cmd[1]);  // a byte-order mark before the header
             if (copied !== null) vars.put(cmd[2], copied);
         } else if (cmd[0] === "row") {
@@ -208,6 +264,22 @@ function run(vars, list) {
             }
         }
     }
+}
+
+// Distributed: COLUMN of this engine's row for this iteration of the flow (copy COLUMN NS.COLUMN ;
+// the plan reads data source NS from data/NS.csv). The flow's iteration i on engine w of N takes
+// row (i·N + w) mod n, so the engines never read the same row where one generator would not.
+function ownRow(rows, cmd) {
+    var ns = cmd[2].substring(0, cmd[2].indexOf("."));
+    if (rows[ns] === undefined) {
+        var me = engine(), data = csvRows("data/" + ns + ".csv");
+        var flow = JMeterContextService.getContext().getThreadGroup().getName();
+        var counter = shared("perforch.rowcount." + ns + " " + flow, function () { return new java.util.concurrent.atomic.AtomicLong(0); });
+        var n = data.length - 1, i = ours(counter.getAndIncrement(), me, me.count);
+        rows[ns] = {header: java.util.Arrays.asList(data[0]), row: n > 0 ? data[1 + i % n] : []};
+    }
+    var at = rows[ns].header.indexOf(cmd[1]);
+    return at >= 0 && at < rows[ns].row.length ? String(rows[ns].row[at]) : "";
 }
 
 // vars["perforch.j.VAR"]: the value inside a JSON string; vars["perforch.u.VAR"]: encodeURIComponent.
@@ -329,6 +401,36 @@ function header(headers, name) {
     return found;
 }
 
+// --- distributed runs -------------------------------------------------------------------------
+
+// This engine's index and the number of engines (JMeter properties set by perforch on each server).
+function engine() {
+    var props = JMeterUtils.getJMeterProperties();
+    var count = Number(props.getProperty("perforch.workers", "1"));
+    return count > 1 ? {index: Number(props.getProperty("perforch.worker", "0")), count: count} : {index: 0, count: 1};
+}
+
+// Which thread of the group (users FIRST N) this engine's thread is: on engine w of E, which runs
+// the group's users FIRST + r, FIRST + r + E, ... (r = (w - FIRST) mod E), its thread t is the t-th of them.
+function place(thread, users, me) {
+    return me.count > 1 ? ((me.index - users[0]) % me.count + me.count) % me.count + thread * me.count : thread;
+}
+
+// How many engines share the group's tickets: those that have one of its threads.
+function sharing(users, me) {
+    return me.count > 1 ? Math.max(1, Math.min(me.count, users[1])) : 1;
+}
+
+// The flow-wide number of this engine's k-th ticket (from 0), when `every` engines share them; and
+// the first of its tickets that is not before the flow-wide number `due`.
+function ours(k, me, every) {
+    return k * every + me.index;
+}
+
+function firstOurs(due, me, every) {
+    return Math.max(0, Math.ceil((due - me.index) / every));
+}
+
 // --- arrival-rate pacing ----------------------------------------------------------------------
 
 function arrival(vars, params) {
@@ -336,16 +438,17 @@ function arrival(vars, params) {
     var stages = [];
     for (var i = 2; i < cmd.length; i++) stages.push(Number(cmd[i]));
     var next = shared("perforch.arrival." + cmd[1], function () { return new java.util.concurrent.atomic.AtomicLong(0); });
+    var me = engine(), every = Number(get(vars, "perforch.every") || 1);
     var testStart = t0(0);
     var now = java.lang.System.currentTimeMillis();
-    var due = Math.ceil(planned(stages, (now - testStart) / 1000 - 0.002) - 1e-9);
+    var due = firstOurs(Math.ceil(planned(stages, (now - testStart) / 1000 - 0.002) - 1e-9), me, every);
     var ticket;
     while (true) {  // take the next ticket, skipping the ones nobody started on time
         var current = next.get();
         ticket = Math.max(current, due);
         if (next.compareAndSet(current, ticket + 1)) break;
     }
-    var at = timeOf(stages, ticket);
+    var at = timeOf(stages, ours(ticket, me, every));
     if (at === null) {  // after the last stage: this thread is done
         vars.put("perforch.stop", "true");
         vars.put("perforch.run", "false");

@@ -15,6 +15,10 @@ and end times in k6's plan; the plan then adds, at the top of each iteration:
 ramping-vus follows k6's steps (lib/executor/ramping_vus.go): in a stage going from a to b users
 over d seconds the user count changes by one at a + d·i/|b−a|; the users that leave are the last
 ones that came. One thread group per stage that adds users, plus one for start_vus.
+
+Each user of a flow has a number, its place in k6's order (the users a stage adds follow the ones
+already there): a distributed run gives user u to load generator u mod N, as k6's execution
+segments do. A group's threads are users first, first + 1, ...
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Users:
     ends_s: tuple[float, ...]
     iterations: int | None = None  # shared-iterations: the pool all these threads draw from
     arrival: tuple[float, ...] | None = None  # (start rate/s, duration s, rate/s, duration s, rate/s, ...)
+    first: int = 0  # the flow's user number of the first thread (the others follow)
 
     @property
     def threads(self) -> int:
@@ -74,10 +79,12 @@ def ramping_users(start_vus: int, stages: list[tuple[float, int]]) -> list[Users
     active: list[tuple[int, float]] = [(-1, 0.0)] * start_vus  # (stage that added the user, start)
     spans: list[tuple[int, float, float]] = []
     stage_start: dict[int, tuple[float, float]] = {-1: (0.0, 0.0)}
+    first: dict[int, int] = {-1: 0}  # the user number of the first user a stage adds
     t, current = 0.0, start_vus
     for index, (duration, target) in enumerate(stages):
         diff = target - current
         stage_start[index] = (t, duration)
+        first[index] = current
         for i in range(1, abs(diff) + 1):
             at = t + duration * i / abs(diff)
             if diff > 0:
@@ -95,5 +102,5 @@ def ramping_users(start_vus: int, stages: list[tuple[float, int]]) -> list[Users
             continue
         begin, duration = stage_start[index]
         out.append(Users(math.floor(begin), math.floor(duration + begin - math.floor(begin)) if index >= 0 else 0,
-                         tuple(round(s, 6) for s, _ in mine), tuple(round(e, 6) for _, e in mine)))
+                         tuple(round(s, 6) for s, _ in mine), tuple(round(e, 6) for _, e in mine), first=first[index]))
     return out

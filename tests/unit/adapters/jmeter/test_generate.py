@@ -45,6 +45,13 @@ def thread_groups(root: ET.Element) -> list[tuple[ET.Element, ET.Element]]:
     return [(el, items[i + 1]) for i, el in enumerate(items) if el.tag == "ThreadGroup"]
 
 
+def plan_threads(tg: ET.Element) -> int:
+    """A thread group's thread count in the plan: ${__P(perforch.threads.I,N)} -> N (one JMeter)."""
+    match = re.fullmatch(r"\$\{__P\(perforch\.threads\.\d+,(\d+)\)\}", prop(tg, "ThreadGroup.num_threads"))
+    assert match, prop(tg, "ThreadGroup.num_threads")
+    return int(match.group(1))
+
+
 def scenario_from(text: str, tmp_path: Path):  # noqa: ANN201
     (tmp_path / "users.csv").write_text("email,password\na@x.io,pw\n", encoding="utf-8")
     path = tmp_path / "s.yaml"
@@ -58,7 +65,7 @@ def test_threads_per_flow_follow_the_shared_split(spec: Path) -> None:
     root = plan_of(scenario)
     threads: dict[str, int] = {}
     for tg, _ in thread_groups(root):
-        threads[tg.get("testname")] = threads.get(tg.get("testname"), 0) + int(prop(tg, "ThreadGroup.num_threads"))
+        threads[tg.get("testname")] = threads.get(tg.get("testname"), 0) + plan_threads(tg)
     for flow, load in zip(scenario.flows, split_load(scenario.load, [f.weight for f in scenario.flows])):
         if load is None:
             continue
@@ -79,7 +86,10 @@ def test_scripts_are_fixed_text_and_functions_are_jmeters_own(spec: Path) -> Non
             assert el.text in SCRIPTS
         if el.get("name") in ("parameters", "BeanShellAssertion.parameters") and el.text:
             assert not set(el.text) & set("$\\\n")  # data words only: nothing for JMeter to evaluate
-    assert set(re.findall(r"\$\{(__\w+)", text)) <= {"__char", "__Random"}
+    assert set(re.findall(r"\$\{(__\w+)", text)) <= {"__char", "__Random", "__P"}
+    # __P only for a distributed run's thread counts, with the plan's own number as the default
+    assert re.findall(r"\$\{__P\(([^)]*)\)\}", text) == [
+        f"perforch.threads.{i},{plan_threads(tg)}" for i, (tg, _) in enumerate(thread_groups(root))]
 
 
 def test_quickstart_plan_structure() -> None:
@@ -88,13 +98,14 @@ def test_quickstart_plan_structure() -> None:
     groups = thread_groups(root)
     assert [tg.get("testname") for tg, _ in groups] == ["shopper", "browser"]
     shopper, tree = groups[0]
-    assert prop(shopper, "ThreadGroup.num_threads") == "6" and prop(shopper, "ThreadGroup.ramp_time") == "5"
+    assert prop(shopper, "ThreadGroup.num_threads") == "${__P(perforch.threads.0,6)}"
+    assert prop(shopper, "ThreadGroup.ramp_time") == "5"
     top = [c for c in tree if c.tag != "hashTree"]
     assert [c.tag for c in top] == ["CookieManager", "TestAction", "IfController", "IfController"]
     assert prop(top[3], "IfController.condition") == "${perforch.run}"
     start = children(tree, top[1])[0]
     assert prop(start, "parameters") == (
-        "delay 0 ; start 833 1667 2500 3333 4167 5000 ; end 20000 19167 18333 17500 16667 15833 ;")
+        "delay 0 ; start 833 1667 2500 3333 4167 5000 ; end 20000 19167 18333 17500 16667 15833 ; users 0 6 ;")
     assert prop(top[2], "IfController.condition") == "${perforch.stop}"
     # the data file advances in the controller only iterations that run enter
     steps_tree = list(tree)[list(tree).index(top[3]) + 1]
