@@ -22,6 +22,10 @@ elapsed, ttfb_ms = Latency, connect_ms = Connect, bytes_in/out = bytes/sentBytes
 flow = threadName without its " N-M" suffix, error = failureMessage, else responseMessage for a
 non-HTTP code, else "HTTP <code>". JTLs do not record the HTTP method: it is read from the plan
 when the JTL sits in a perforch run directory, else from labels shaped "METHOD /path".
+
+A distributed run's JTL (one file from the client, every engine's samples) has the sample variable
+column perforch.worker: the worker column comes from it, vus is the sum of every engine's latest
+allThreads, and a "host:port-" prefix on thread names (JMeter >= 3 engines) is not part of the flow.
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ KNOWN = {"timeStamp", "elapsed", "label", "responseCode", "responseMessage", "th
 REQUIRED = ("timeStamp", "elapsed", "label", "success")
 INT_COLUMNS = ("elapsed", "bytes", "sentBytes", "allThreads", "Latency", "Connect")
 NARROW = ("elapsed", "allThreads", "Latency", "Connect")  # ms and thread counts: int32 (up to 24 days)
-TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "dataType", "failureMessage")
+WORKER = "perforch.worker"  # the sample variable each engine of a distributed run saves (tool.py)
+TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "dataType", "failureMessage", WORKER)
 TC_MESSAGE = "Number of samples in transaction"
 _THREAD_SUFFIX = re.compile(r" \d+-\d+$")
+_ENGINE_PREFIX = re.compile(r"^\S+:\d+-")  # JMeter >= 3 names a remote engine's threads "host:port-Group 1-1"
 _METHOD_LABEL = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /")
 MAX_RECORD_LINES = 200  # a failure message longer than this many lines is not a JMeter row
 BLOCK = 1 << 22  # bytes per block of the CSV reader
@@ -81,7 +87,8 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None,
         warnings += notes + log_warnings(path)
         if data is not None and len(data["ts"]):
             n = len(data["ts"])
-            data["worker"] = _constant(worker, n)
+            engines = data.pop(WORKER, None)  # a distributed run's JTL says which engine took each sample
+            data["worker"] = engines if engines is not None and not workers else _constant(worker, n)
             data["tool"] = _constant("jmeter", n)
             data["method"] = _methods(path, data["label"], n)
             frames.append(_frame(data))
@@ -436,10 +443,16 @@ class _Collector:
         cols["label"] = _categorical(text["label"], self.values["label"])
         code = (text["responseCode"], self.values["responseCode"]) if "responseCode" in text else None
         cols["status"] = _status(*code) if code else np.zeros(n, np.int16)
-        cols["flow"] = _recode(text["threadName"], [_THREAD_SUFFIX.sub("", v) for v in self.values["threadName"]]) \
+        threads = self.values["threadName"]
+        if WORKER in text:  # a distributed run's JTL
+            threads = [_ENGINE_PREFIX.sub("", v) for v in threads]
+        cols["flow"] = _recode(text["threadName"], [_THREAD_SUFFIX.sub("", v) for v in threads]) \
             if "threadName" in text else _constant("", n)
         cols["error"] = _errors(cols["ok"], code, *(
             (text[c], self.values[c]) if c in text else None for c in ("responseMessage", "failureMessage")))
+        if WORKER in text:
+            cols[WORKER] = _recode(text[WORKER], [("" if v == "null" else v) for v in self.values[WORKER]])
+            cols["vus"] = _all_engines(cols["vus"], cols[WORKER].codes)
         return cols
 
     def _take(self, name: str) -> np.ndarray:
@@ -631,20 +644,23 @@ def read_xml(path: Path) -> tuple[dict | None, list[str]]:
 
 
 def log_warnings(path: Path) -> list[str]:
-    """Errors JMeter logged while the run went on (BeanShell failures, ...), with counts."""
-    log = path.with_name("jmeter.log")
-    if not log.is_file() or log.stat().st_size > 200 << 20:
-        return []
-    counts: dict[str, int] = {}
-    first: dict[str, str] = {}
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        match = re.search(r"\b(ERROR|FATAL)\b\s*-?\s*(.*)", line)
-        if not match:
+    """Errors JMeter logged while the run went on (BeanShell failures, ...), with counts: the log
+    beside the results, and those of a distributed run's engines (where the plan runs)."""
+    out = []
+    for log in [path.with_name("jmeter.log"), *sorted(path.parent.glob("jmeter-server-*.log"))]:
+        if not log.is_file() or log.stat().st_size > 200 << 20:
             continue
-        key = re.sub(r"\d+", "N", match.group(2))[:80]
-        counts[key] = counts.get(key, 0) + 1
-        first.setdefault(key, match.group(2).strip()[:200])
-    return [f"jmeter.log: {n} error line(s) like: {first[k]}" for k, n in counts.items()]
+        counts: dict[str, int] = {}
+        first: dict[str, str] = {}
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = re.search(r"\b(ERROR|FATAL)\b\s*-?\s*(.*)", line)
+            if not match:
+                continue
+            key = re.sub(r"\d+", "N", match.group(2))[:80]
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, match.group(2).strip()[:200])
+        out += [f"{log.name}: {n} error line(s) like: {first[k]}" for k, n in counts.items()]
+    return out
 
 
 def _frame(columns: dict) -> pd.DataFrame:
@@ -680,6 +696,19 @@ def _methods(path: Path, labels: pd.Categorical, n: int) -> pd.Categorical:
     if not categories:
         return _constant("", n)
     return _recode(labels.codes, methods)
+
+
+def _all_engines(vus: pd.arrays.IntegerArray, engines: np.ndarray) -> pd.arrays.IntegerArray:
+    """A distributed run's active threads: each sample carries its own engine's count (allThreads);
+    the run's is the sum of every engine's latest count (rows are in time order; before an engine's
+    first sample, its first count)."""
+    values = vus.to_numpy(dtype=np.int64, na_value=0)
+    total = np.zeros(len(values), np.int64)
+    for code in np.unique(engines):
+        rows = np.flatnonzero(engines == code)
+        latest = np.searchsorted(rows, np.arange(len(values)), side="right") - 1
+        total += values[rows[np.maximum(latest, 0)]]
+    return pd.arrays.IntegerArray(total.astype(np.int32), np.asarray(vus.isna()))
 
 
 def _constant(value: str, n: int) -> pd.Categorical:

@@ -1,10 +1,22 @@
-"""The JMeter program: finding it, its version, the command line perforch runs, live progress.
+"""The JMeter program: finding it, its version, the command lines perforch runs, live progress.
 
     jmeter -n -t plan.jmx -l raw/results.jtl -j raw/jmeter.log -J<save-service properties>
 
 run through supervise.py (a plan JMeter 2.13 cannot load still exits 0; the wrapper turns that into
 exit code 1 with the reason). Debian 12's jmeter 2.13 package is started through a small launcher
 that works around its XStream allow-list (debian.py).
+
+Several load generators (--workers N): JMeter's own distributed mode, through the runners' process
+plan (runners/plan.py). N engines `jmeter -s` (jmeter-server-0..N-1), then one client
+`jmeter -n -t plan.jmx -R host:port,...` that sends them the plan, starts them and writes every
+sample they send back into the one raw/results.jtl. Each engine runs the plan with its own part
+of the load, given by properties on its command line (shares.py, perforch.js: users, arrival-rate
+and iteration tickets, data rows round robin, like k6's execution segments), so the engines
+together run the scenario's load once; they start their clocks together (perforch.sync: the raw
+directory, where each says when it is ready). Each engine tags its samples with the sample
+variable perforch.worker, the JTL's column of that name and the frame's worker column. Engines
+read ${env.X} values from their own environment (nothing on a command line). Samples come back
+in JMeter's StrippedBatch mode (see SAMPLE_SENDER).
 """
 
 from __future__ import annotations
@@ -17,12 +29,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script
+from perforch.adapters.base import Ingested, Launch, LineTail, Network, Progress, RecentLatencies, Script, ToolProcess
 from perforch.adapters.jmeter import debian
 from perforch.adapters.jmeter import generate as gen
 from perforch.adapters.jmeter import ingest as ing
+from perforch.adapters.jmeter import shares
 from perforch.errors import PerforchError, ToolNotFound
 from perforch.frame import RESPONSE_TIME
 
@@ -62,6 +76,30 @@ SAVE_SERVICE = {
 OTHER_PROPERTIES = {
     "httpclient4.retrycount": "0",  # k6 and Locust never resend a request
     "summariser.interval": "10",
+}
+
+# Distributed runs (processes()): ports on a host of their own (containers on the run's network);
+# local processes get free ports from the runner's network.
+SERVER_PORT = 1099  # an engine's RMI registry (JMeter's default server_port)
+SERVER_RMI_PORT = 50000  # + i: engine i's own RMI object
+CLIENT_RMI_PORT = 60000  # the client's listener, which the engines call back with samples
+WORKER_VARIABLE = shares.WORKER  # set by perforch.js in each engine, saved in every sample
+# Every sample of every engine reaches the client's JTL (StrippedBatch flushes what it holds when the
+# engine's test ends, before the engine reports the end; the Asynch modes report first and may lose
+# the tail; Statistical keeps no samples). A batch leaves an engine at 100 samples or after 1 s.
+SAMPLE_SENDER = {"mode": "StrippedBatch", "num_sample_threshold": "100", "time_threshold": "1000"}
+DISTRIBUTED = {
+    "sample_variables": WORKER_VARIABLE,
+    **SAMPLE_SENDER,
+    "server.rmi.ssl.disable": "true",  # JMeter >= 4.0 wants an RMI keystore otherwise; 2.13 has no RMI SSL
+}
+ENGINE = {
+    "server.exitaftertest": "true",  # an engine ends with its test...
+    "jmeterengine.remote.system.exit": "true",  # ...and its JVM too
+}
+CLIENT = {
+    "client.tries": "3",  # an engine's registry may answer a moment before the engine is bound in it
+    "client.retries_delay": "1000",
 }
 
 
@@ -106,11 +144,7 @@ class JMeterAdapter:
 
     def command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
         """The local command: JMeter (through the XStream launcher for Debian's 2.13) under supervise.py."""
-        install = debian.describe(launch.binary)
-        start = debian.launcher_argv(install.home) if install.needs_xstream_fix and install.home else [launch.binary]
-        supervisor = Path(__file__).with_name("supervise.py")
-        return [sys.executable, str(supervisor), str(launch.raw_dir / LOG), "--",
-                *self._jmeter_args(start, launch, scenario)]
+        return self._supervised(self._jmeter_args(self._start(launch, False), launch, scenario), launch.raw_dir)
 
     def container_command(self, launch: Launch, scenario=None) -> list[str]:  # noqa: ANN001
         """In a container: the image's own `jmeter` (perforch/jmeter:2.13 brings the launcher), no
@@ -118,14 +152,55 @@ class JMeterAdapter:
         and the log's error in the warnings."""
         return self._jmeter_args([launch.binary], launch, scenario)
 
-    def _jmeter_args(self, start: list[str], launch: Launch, scenario) -> list[str]:  # noqa: ANN001
+    def processes(self, launch: Launch, scenario, workers: int, net: Network) -> list[ToolProcess]:  # noqa: ANN001
+        """One JMeter, or JMeter's distributed mode: `workers` engines (jmeter-server-i, each
+        listening on its RMI registry port) and the client `jmeter` that drives them with -R and
+        writes raw/results.jtl. The runners' seam (runners/plan.py) asks adapters for this plan."""
+        single = replace(launch, worker=None, workers=1)
+        if workers <= 1:
+            command = self.container_command if net.containers else self.command
+            return [ToolProcess(self.name, tuple(command(single, scenario)))]
+        raw, start = launch.raw_dir, self._start(launch, net.containers)
+        plan, remotes = [], []
+        for i in range(workers):
+            name = f"jmeter-server-{i}"
+            port, rmi, host = net.port(name, SERVER_PORT), net.port(f"{name}-rmi", SERVER_RMI_PORT + i), net.host(name)
+            part = {**shares.engine_properties(scenario, i, workers), "perforch.sync": str(raw)}
+            argv = [*start, "-s", f"-Dserver_port={port}", f"-Jserver.rmi.localport={rmi}",
+                    f"-Djava.rmi.server.hostname={host}", "-j", str(raw / f"{name}.log")]
+            argv += [f"-J{k}={v}" for k, v in {**part, **DISTRIBUTED, **ENGINE, **OTHER_PROPERTIES}.items()]
+            plan.append(ToolProcess(name, tuple(argv), main=False, worker=i, listens=port))
+            remotes.append(f"{host}:{port}")
+        client = self._jmeter_args(start, single, scenario, extra=[
+            "-R", ",".join(remotes), f"-Jclient.rmi.localport={net.port('jmeter-client', CLIENT_RMI_PORT)}",
+            f"-Djava.rmi.server.hostname={net.host(self.name)}",
+            *(f"-J{k}={v}" for k, v in {**DISTRIBUTED, **CLIENT}.items())])
+        if not net.containers:
+            client = self._supervised(client, raw)
+        return [*plan, ToolProcess(self.name, tuple(client), main=True)]
+
+    def _start(self, launch: Launch, containers: bool) -> list[str]:
+        """How JMeter starts: the image's own program in a container; here through the XStream
+        launcher for Debian's 2.13."""
+        if containers:
+            return [launch.binary]
+        install = debian.describe(launch.binary)
+        return debian.launcher_argv(install.home) if install.needs_xstream_fix and install.home else [launch.binary]
+
+    def _supervised(self, argv: list[str], raw_dir: Path) -> list[str]:
+        supervisor = Path(__file__).with_name("supervise.py")
+        return [sys.executable, str(supervisor), str(raw_dir / LOG), "--", *argv]
+
+    def _jmeter_args(self, start: list[str], launch: Launch, scenario, extra: Sequence[str] = ()) -> list[str]:  # noqa: ANN001
         if launch.workers > 1:
-            raise PerforchError("JMeter runs as one process in perforch for now; --workers is not available for it",
-                                hint="run with --workers 1 (one JMeter uses every core of the machine)")
+            raise PerforchError("one JMeter command cannot run a share of the load: several load generators are "
+                                "JMeter's distributed mode (JMeterAdapter.processes)",
+                                hint="perforch run --workers N starts the engines and their client")
         raw = launch.raw_dir
         argv = [*start, "-n", "-t", str(launch.script_dir / gen.PLAN), "-l", str(raw / RESULTS), "-j", str(raw / LOG)]
         argv += [f"-Jjmeter.save.saveservice.{k}={v}" for k, v in SAVE_SERVICE.items()]
         argv += [f"-J{k}={v}" for k, v in OTHER_PROPERTIES.items()]
+        argv += list(extra)
         if scenario is not None:
             argv += list(scenario.tools.jmeter.args)
         return argv

@@ -98,11 +98,11 @@ def test_container_command_uses_nothing_of_this_machine(tmp_path: Path) -> None:
     assert all(not a.startswith(str(Path.home())) for a in argv)
 
 
-def test_several_workers_are_refused(tmp_path: Path) -> None:
+def test_one_command_never_runs_a_share_of_the_load(tmp_path: Path) -> None:
     launch = Launch(tmp_path, tmp_path, str(fake_jmeter(tmp_path / "jm")), worker=0, workers=2)
     with pytest.raises(PerforchError) as err:
         JMeterAdapter().command(launch, None)
-    assert "--workers" in err.value.message
+    assert "distributed mode" in err.value.message and "--workers" in err.value.hint
 
 
 def test_progress_reads_the_results_while_they_grow(tmp_path: Path) -> None:
