@@ -700,14 +700,14 @@ def _methods(path: Path, labels: pd.Categorical, n: int) -> pd.Categorical:
 
 def _all_engines(vus: pd.arrays.IntegerArray, engines: np.ndarray) -> pd.arrays.IntegerArray:
     """A distributed run's active threads: each sample carries its own engine's count (allThreads);
-    the run's is the sum of every engine's latest count (rows are in time order; before an engine's
-    first sample, its first count)."""
+    the run's is the sum of every engine's latest count (rows are in time order; an engine counts
+    from its first sample on)."""
     values = vus.to_numpy(dtype=np.int64, na_value=0)
     total = np.zeros(len(values), np.int64)
     for code in np.unique(engines):
         rows = np.flatnonzero(engines == code)
         latest = np.searchsorted(rows, np.arange(len(values)), side="right") - 1
-        total += values[rows[np.maximum(latest, 0)]]
+        total += np.where(latest >= 0, values[rows[np.maximum(latest, 0)]], 0)
     return pd.arrays.IntegerArray(total.astype(np.int32), np.asarray(vus.isna()))
 
 

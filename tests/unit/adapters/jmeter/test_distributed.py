@@ -145,7 +145,7 @@ def test_the_jtl_of_a_distributed_run_fills_the_worker_column(tmp_path: Path) ->
     assert list(ingest_files([jtl]).samples["flow"].unique()) == ["reader"]
     assert "perforch.worker" not in samples.columns
     # the run's active threads: each engine's latest count (a sample carries only its own engine's)
-    assert list(samples["vus"]) == [30, 30, 30, 24]
+    assert list(samples["vus"]) == [10, 20, 30, 24]
     assert list(ingest_files([jtl], workers=["x"]).samples["worker"].unique()) == ["x"]  # the caller's names win
 
 
