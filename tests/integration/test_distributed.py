@@ -125,18 +125,10 @@ def test_a_dead_worker_stops_the_run_when_asked(demo_api, tmp_path):
     assert "the run was stopped because a worker died (--on-worker-failure stop)" in record["events"]
 
 
-def _require_distributed(tool: str) -> None:
-    from perforch.adapters import get_adapter
-
-    if not hasattr(get_adapter(tool), "processes"):
-        pytest.xfail(f"the {tool} adapter has no processes() for its distributed mode yet (runners/plan.py)")
-
-
 @pytest.mark.parametrize("runner,workers", [("local", 2), ("local", 3), ("docker", 2), ("docker", 3)])
 @pytest.mark.parametrize("tool,image", [("locust", "perforch/locust:2.47.0"), ("jmeter", "perforch/jmeter:2.13")])
 def test_locust_and_jmeter_workers_share_the_load(tool, image, runner, workers, demo_api, demo_stats, tmp_path):
     require_tool(tool)
-    _require_distributed(tool)
     if runner == "docker":
         require_image(image)
     result = run_scenario(rate_spec(tmp_path, demo_api), RunOptions(
@@ -148,5 +140,55 @@ def test_locust_and_jmeter_workers_share_the_load(tool, image, runner, workers, 
     assert sorted(samples["worker"].unique()) == [str(i) for i in range(workers)]
     stats = step_stats(samples).set_index("label")
     assert stats.loc["", "count"] == len(samples)
+    if tool == "jmeter":  # N engines driven by one client that wrote one JTL
+        assert stats.loc["", "p99"] == pytest.approx(np.percentile(samples["latency_ms"].to_numpy(), 99), abs=1e-9)
+        assert result.record.exit_codes == {**{f"jmeter-server-{i}": 0 for i in range(workers)}, "jmeter": 0}
+        per_worker = samples["worker"].value_counts()
+        assert per_worker.max() - per_worker.min() <= 3  # each engine its share of the arrival tickets
+        span = (samples["ts"].max() - samples["ts"].min()).total_seconds()
+        assert len(samples) / 5 == pytest.approx(60, rel=0.05) and span < 5.2  # the engines started together
+    if runner == "docker":
+        assert leftovers_of(result.run_dir.name) == []
+
+
+SECRET = "not-so-secret-value"
+
+
+@pytest.mark.parametrize("runner,workers", [("local", 3), ("docker", 2)])
+def test_jmeter_engines_share_iterations_and_data_rows_and_read_secrets_themselves(
+        runner, workers, demo_api, demo_stats, tmp_path, monkeypatch):
+    require_tool("jmeter")
+    if runner == "docker":
+        require_image("perforch/jmeter:2.13")
+    monkeypatch.setenv("PERFORCH_DEMO_SECRET", SECRET)
+    (tmp_path / "users.csv").write_text("email,password\n" + "".join(f"u{i}@example.com,pw{i}\n" for i in range(6)))
+    spec = write_spec(tmp_path, f"""
+        version: 1
+        name: rows
+        target: {{base_url: "{demo_api}", environment: demo}}
+        data: {{users: {{file: users.csv}}}}
+        flows:
+          - name: shopper
+            steps:
+              - {{name: login, post: /auth/login, json: {{email: "${{users.email}}", password: "${{users.password}}"}}}}
+              - name: secret
+                get: /echo
+                headers: {{Authorization: "Token ${{env.PERFORCH_DEMO_SECRET}}"}}
+                expect: {{body_contains: "Token not-so-"}}
+        load: {{profile: iterations, vus: 3, iterations: 6, max_duration: 30s}}
+        """)
+    result = run_scenario(spec, RunOptions(tool="jmeter", runner=runner, workers=workers,
+                                           image="perforch/jmeter:2.13", runs_root=tmp_path / "runs"))
+    samples = result.samples
+    assert result.record.status == "complete", result.record.events
+    assert len(samples) == 12 and samples["ok"].all(), samples.loc[~samples["ok"], ["label", "error"]]
+    # 6 iterations in all; each engine reads its own rows, and together every row exactly once
+    assert demo_stats()["logins"] == {f"u{i}@example.com": 1 for i in range(6)}
+    assert demo_stats()["requests"] == {"POST /auth/login": 6, "GET /echo": 6}
+    assert samples["worker"].value_counts().to_dict() == {str(w): 12 // workers for w in range(workers)}
+    # each engine read the secret from its own environment; it is nowhere in the run directory
+    for path in result.run_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
     if runner == "docker":
         assert leftovers_of(result.run_dir.name) == []
