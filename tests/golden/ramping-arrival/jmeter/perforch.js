@@ -99,6 +99,7 @@ function setup(vars, params) {
     props.put("perforch.ready", new java.util.concurrent.CountDownLatch(ready));
     props.put("perforch.ready.total", new java.lang.Long(ready));
     warmHttpClient();
+    if (ready === 0) announce(java.lang.System.currentTimeMillis());  // no thread of its own to wait for
 }
 
 // JMeter's first HTTP request loads and sets up its HTTP client (about a second on a busy machine),
@@ -142,30 +143,50 @@ function t0(delayMs) {
     return Number(props.get("perforch.t0"));
 }
 
-// Distributed: the engines start their clocks together. Each one writes the time it is ready at
-// into the directory named by the property perforch.sync (the run's raw directory, which they all
-// see), waits for the others' (30 s at most), and takes the latest of them plus a moment: every
+// Distributed: the engines start their clocks together. Each one says when it is ready in the
+// directory named by the property perforch.sync (the run's raw directory, which they all see):
+// when its threads due at time 0 are, or at the end of its setUp group when it has none. Then it
+// waits for the others (30 s at most) and takes the latest of those times plus a moment: every
 // engine gets the same t0.
 function together(mine) {
     var me = engine(), dir = JMeterUtils.getJMeterProperties().getProperty("perforch.sync");
     if (me.count < 2 || dir === null) return mine;
-    var file = function (i) { return new java.io.File(dir, "jmeter-server-" + i + ".ready"); };
-    var draft = new java.io.File(dir, "jmeter-server-" + me.index + ".ready.part");
-    java.nio.file.Files.write(draft.toPath(), new java.lang.String(String(mine)).getBytes("UTF-8"));
-    draft.renameTo(file(me.index));  // whole or absent for the others
+    announce(mine);
     var deadline = java.lang.System.currentTimeMillis() + 30000, latest, seen;
     do {
-        latest = mine;
+        latest = 0;
         seen = 0;
         for (var i = 0; i < me.count; i++) {
-            if (!file(i).isFile()) continue;
-            var text = String(new java.lang.String(java.nio.file.Files.readAllBytes(file(i).toPath()), "UTF-8"));
-            latest = Math.max(latest, Number(text) || 0);
-            seen++;
+            var at = readyAt(dir, i);
+            if (at !== null) {
+                latest = Math.max(latest, at);
+                seen++;
+            }
         }
         if (seen < me.count) java.lang.Thread.sleep(5);
     } while (seen < me.count && java.lang.System.currentTimeMillis() < deadline);
-    return latest + 100;
+    return (latest || mine) + 100;
+}
+
+function announce(mine) {  // once per engine: later calls keep the first time
+    var me = engine(), dir = JMeterUtils.getJMeterProperties().getProperty("perforch.sync");
+    if (me.count < 2 || dir === null || readyAt(dir, me.index) !== null) return;
+    var draft = new java.io.File(dir, "jmeter-server-" + me.index + ".ready.part");
+    try {
+        java.nio.file.Files.write(draft.toPath(), new java.lang.String(String(mine)).getBytes("UTF-8"));
+        draft.renameTo(new java.io.File(dir, "jmeter-server-" + me.index + ".ready"));  // whole or absent
+    } catch (e) {
+        // a directory it cannot write: the others wait their 30 s, then start without this engine's time
+    }
+}
+
+function readyAt(dir, index) {
+    var file = new java.io.File(dir, "jmeter-server-" + index + ".ready");
+    try {
+        return file.isFile() ? Number(String(new java.lang.String(java.nio.file.Files.readAllBytes(file.toPath()), "UTF-8"))) || null : null;
+    } catch (e) {
+        return null;
+    }
 }
 
 // --- the top of an iteration ------------------------------------------------------------------

@@ -240,6 +240,26 @@ for (var n = 1; n <= 4; n++) {
     }
     out[n] = {users: byUser, pool: byPool, arrival: byArrival, rows: byRow};
 }
+// clocks: engine 1 said it was ready at 1000250; engine 2 has no thread due at time 0 and says so
+// at the end of its setUp group (the clock stands at 1000000); engine 0 is ready at 1000100
+var sync = new realJava.io.File(base, "sync");
+sync.mkdir();
+function readyFile(i) { return new realJava.io.File(sync, "jmeter-server-" + i + ".ready"); }
+function said(i) { return readyFile(i).isFile() ? String(new realJava.lang.String(realJava.nio.file.Files.readAllBytes(readyFile(i).toPath()), "UTF-8")) : null; }
+realJava.nio.file.Files.write(readyFile(1).toPath(), new realJava.lang.String("1000250").getBytes("UTF-8"));
+fresh(2, 3);
+props.setProperty("perforch.sync", String(sync));
+props.setProperty("perforch.threads.ready", "0");
+setup(vars(), "ready 4 ;");
+out.sync = {file2: said(2)};
+fresh(0, 3);
+props.setProperty("perforch.sync", String(sync));
+out.sync.t0 = together(1000100);
+out.sync.file0 = said(0);
+out.sync.again = together(1000999);  // the time it said first stays
+fresh(0, 1);
+props.setProperty("perforch.sync", String(sync));
+out.sync.alone = together(1000777);  // one JMeter: its own time
 print(JSON.stringify(out));
 """
 
@@ -303,6 +323,13 @@ def test_js_arrival_tickets_add_up_to_one_generators_schedule(js_shares: dict) -
         assert sum(len(t) for t in per_engine) == 105 and max(map(len, per_engine)) - min(map(len, per_engine)) <= 1
         assert sorted(t for times in per_engine for t in times) == single
     assert [len(t) for t in js_shares["4"]["arrival"]] == [27, 26, 26, 26]
+
+
+def test_js_engines_start_their_clocks_together(js_shares: dict) -> None:
+    sync = js_shares["sync"]
+    assert sync["file2"] == "1000000"  # engine 2 (no thread at time 0): ready when its setUp group ends
+    assert sync["file0"] == "1000100" and sync["t0"] == 1000250 + 100  # the latest of the three, plus 100 ms
+    assert sync["again"] == 1000350 and sync["alone"] == 1000777
 
 
 def test_js_data_rows_interleave_across_engines(js_shares: dict) -> None:
