@@ -191,7 +191,8 @@ class JMeterAdapter:
         supervisor = Path(__file__).with_name("supervise.py")
         return [sys.executable, str(supervisor), str(raw_dir / LOG), "--", *argv]
 
-    def _jmeter_args(self, start: list[str], launch: Launch, scenario, extra: Sequence[str] = ()) -> list[str]:  # noqa: ANN001
+    def _jmeter_args(self, start: list[str], launch: Launch, scenario,  # noqa: ANN001
+                     extra: Sequence[str] = ()) -> list[str]:
         if launch.workers > 1:
             raise PerforchError("one JMeter command cannot run a share of the load: several load generators are "
                                 "JMeter's distributed mode (JMeterAdapter.processes)",

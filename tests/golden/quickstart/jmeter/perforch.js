@@ -95,7 +95,8 @@ function setup(vars, params) {
     var ready = 0, list = commands(params);
     for (var c = 0; c < list.length; c++) if (list[c][0] === "ready") ready = Number(list[c][1]);
     var props = JMeterUtils.getJMeterProperties();
-    if (props.getProperty("perforch.threads.ready") !== null) ready = Number(props.getProperty("perforch.threads.ready"));
+    var own = props.getProperty("perforch.threads.ready");  // an engine of a distributed run: its own
+    if (own !== null) ready = Number(own);
     props.put("perforch.ready", new java.util.concurrent.CountDownLatch(ready));
     props.put("perforch.ready.total", new java.lang.Long(ready));
     warmHttpClient();
@@ -183,7 +184,8 @@ function announce(mine) {  // once per engine: later calls keep the first time
 function readyAt(dir, index) {
     var file = new java.io.File(dir, "jmeter-server-" + index + ".ready");
     try {
-        return file.isFile() ? Number(String(new java.lang.String(java.nio.file.Files.readAllBytes(file.toPath()), "UTF-8"))) || null : null;
+        if (!file.isFile()) return null;
+        return Number(String(new java.lang.String(java.nio.file.Files.readAllBytes(file.toPath()), "UTF-8"))) || null;
     } catch (e) {
         return null;
     }
@@ -295,7 +297,8 @@ function ownRow(rows, cmd) {
     if (rows[ns] === undefined) {
         var me = engine(), data = csvRows("data/" + ns + ".csv");
         var flow = JMeterContextService.getContext().getThreadGroup().getName();
-        var counter = shared("perforch.rowcount." + ns + " " + flow, function () { return new java.util.concurrent.atomic.AtomicLong(0); });
+        var counter = shared("perforch.rowcount." + ns + " " + flow,
+                             function () { return new java.util.concurrent.atomic.AtomicLong(0); });
         var n = data.length - 1, i = ours(counter.getAndIncrement(), me, me.count);
         rows[ns] = {header: java.util.Arrays.asList(data[0]), row: n > 0 ? data[1 + i % n] : []};
     }
