@@ -88,6 +88,8 @@ def main() -> None:
                       f"{min(reports):.2f} s")
                 print(f"    perforch run, whole command:  wall - {args.duration} s = {min(walls):.2f} s "
                       f"(worst {max(walls):.2f}); target <= {target:.0f} s: {verdict}")
+                print(f"    every run: {', '.join(f'+{w:.2f}' for w in walls)}; "
+                      f"load average now {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
