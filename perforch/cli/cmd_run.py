@@ -63,8 +63,10 @@ def run(
 
 
 def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa: ANN001
+    from perforch.adapters import get_adapter
     from perforch.pipeline import run_scenario
 
+    get_adapter(options.tool)  # an unknown tool is said before "running ..."
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
     prewarm = Prewarm(options.tool)

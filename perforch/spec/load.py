@@ -193,7 +193,8 @@ def _describe(error: dict, loc: Path_) -> tuple[str, str | None]:
         hint = f"did you mean {close[0]!r}?" if close else "perforch schema lists every key"
         return f"unknown key {key!r}", hint
     if kind == "missing":
-        return f"missing required key {loc[-1]!r}" if loc else "missing", None
+        return (f"missing required key {loc[-1]!r}" if loc else "missing",
+                "perforch init writes a starter scenario with every required key")
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         return (f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {ctx.get('tag')!r}; "
@@ -206,7 +207,18 @@ def _describe(error: dict, loc: Path_) -> tuple[str, str | None]:
         msg = msg[len("Assertion failed, "):]
     if kind.endswith("_type") or kind.endswith("_parsing"):
         msg = f"{msg}, got {value!r}"
-    return msg, None
+    return msg, _value_hint(loc, msg)
+
+
+def _value_hint(loc: Path_, msg: str) -> str:
+    """What a value of this kind looks like: the message says what was wrong, the hint what is right."""
+    if "duration" in msg:
+        return "durations take ms, s, m or h: 500ms, 30s, 1m30s; think also takes a range like 1s..3s"
+    if "rate" in msg and "error_rate" not in msg:
+        return 'rates are iterations per second or minute: "50/s", "600/m"'
+    if loc and loc[0] == "slos":
+        return "rules look like p99 < 200ms, error_rate < 0.1%, rps >= 100; per step: {step: login, rule: p95 < 300ms}"
+    return "perforch schema lists what every key takes; scenarios/*.yaml are working examples"
 
 
 def _all_keys() -> list[str]:

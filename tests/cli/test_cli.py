@@ -47,6 +47,13 @@ def test_usage_error_exits_2(capsys, monkeypatch):
     assert "Missing argument" in err
 
 
+def test_unknown_tool_is_said_before_anything_runs(capsys, monkeypatch):
+    code, out, err = run_cli(["run", str(SCENARIOS / "quickstart.yaml"), "--tool", "gatling"], capsys, monkeypatch)
+    assert code == 1
+    assert err.splitlines()[:2] == ["error: unknown tool 'gatling'", "hint: choose one of: k6, locust, jmeter"]
+    assert "running" not in out + err
+
+
 def test_init_then_validate(tmp_path, capsys, monkeypatch):
     target = tmp_path / "scenario.yaml"
     assert run_cli(["init", str(target)], capsys, monkeypatch)[0] == 0

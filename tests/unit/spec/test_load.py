@@ -58,6 +58,7 @@ def test_wrong_type(tmp_path):
     err = error_of(path)
     assert err.message.startswith(f"{path}:9: load.vus: Input should be a valid integer")
     assert "'many'" in err.message
+    assert "perforch schema" in err.hint
 
 
 def test_bad_duration(tmp_path):
@@ -65,6 +66,7 @@ def test_bad_duration(tmp_path):
     err = error_of(path)
     assert err.message == (f'{path}:9: load.duration: expected a duration like "30s", "500ms" or "1m30s", '
                            "got 'five'")
+    assert err.hint.startswith("durations take ms, s, m or h")
 
 
 def test_unknown_profile(tmp_path):
@@ -79,12 +81,14 @@ def test_bad_rate(tmp_path):
                         "load:\n  profile: constant-arrival-rate\n  rate: fast\n  duration: 1s\n")
     err = error_of(write(tmp_path, text))
     assert ":11: load.rate: expected a rate like \"50/s\"" in err.message
+    assert err.hint == 'rates are iterations per second or minute: "50/s", "600/m"'
 
 
 def test_broken_slo(tmp_path):
     path = write(tmp_path, GOOD + "slos:\n  - p99 < 200ms\n  - p99 <<< 2\n")
     err = error_of(path)
     assert err.message.startswith(f"{path}:12: slos[1]: cannot read SLO 'p99 <<< 2'")
+    assert err.hint.startswith("rules look like p99 < 200ms")
 
 
 def test_slo_on_unknown_step(tmp_path):
