@@ -8,6 +8,7 @@ data files) run after the model is built and report the same way.
 from __future__ import annotations
 
 import csv
+import datetime
 import difflib
 import os
 from collections.abc import Mapping
@@ -121,7 +122,13 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: yaml.S
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), lines, loader, source) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return node.value  # YAML reads 2024-01-01 as a date; it goes on the wire as written
+    if isinstance(value, bytes):
+        raise SpecError(f"{source}:{node.start_mark.line + 1}: {_dotted(path) or 'value'}: binary (!!binary) "
+                        "values cannot be sent", hint="write the text to send, or use body: with a data file")
+    return value
 
 
 def _where(source: Path, lines: dict[Path_, int], loc: Path_) -> str:
@@ -280,10 +287,22 @@ def _check_references(scenario: m.Scenario) -> list[Problem]:
             close = difflib.get_close_matches(rule.step, sorted(slo_steps), n=1)
             problems.append((("slos", i, "step"), f"no step named {rule.step!r}",
                              f"did you mean {close[0]!r}?" if close else "steps: " + ", ".join(sorted(slo_steps))))
-    names = [flow.name for flow in scenario.flows]
+    names = [flow.name.replace("-", "_") for flow in scenario.flows]  # k6 functions spell - as _
     for i, name in enumerate(names):
-        if names.index(name) != i:
-            problems.append((("flows", i, "name"), f"flow name {name!r} is used twice", None))
+        first = names.index(name)
+        if first != i:
+            same = scenario.flows[first].name
+            what = (f"flow name {same!r} is used twice" if same == scenario.flows[i].name else
+                    f"flow names {same!r} and {scenario.flows[i].name!r} differ only by '-' and '_'")
+            problems.append((("flows", i, "name"), what, "give each flow a distinct name"))
+    for f, flow in enumerate(scenario.flows):
+        seen: set[str] = set()
+        for path, step in flow.step_paths(("flows", f, "steps")):
+            if step.label in seen:
+                problems.append((path, f"step {step.label!r} appears twice in flow {flow.name!r}",
+                                 "give the steps distinct names (name: ...): the reports, and k6's checks, tell "
+                                 "steps apart by name"))
+            seen.add(step.label)
     return problems
 
 

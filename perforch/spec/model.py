@@ -194,6 +194,7 @@ class Extractor(Model):
         if self.json_path is not None:
             parse_json_path(self.json_path)
         if self.regex is not None:
+            _portable_regex(self.regex)
             try:
                 compiled = re.compile(self.regex)
             except re.error as exc:
@@ -209,6 +210,24 @@ class Extractor(Model):
     @property
     def json_keys(self) -> tuple[str | int, ...]:
         return parse_json_path(self.json_path or "$")
+
+
+# Regex syntax that Python, JavaScript (k6) and Java (JMeter) do not read alike: refused, so that
+# one extraction behaves the same on every tool.
+_UNPORTABLE_REGEX = (
+    (re.compile(r"\(\?P?<(?![=!])|\(\?P[=>]"), "named groups", "use a plain group and 'group: N'"),
+    (re.compile(r"\(\?[aiLmsux-]+[:)]"), "inline flags such as (?i)", "spell both cases, e.g. [Tt]oken"),
+    (re.compile(r"\(\?[#>]"), "comments and atomic groups", "use a plain group"),
+    (re.compile(r"\\[AZz]"), "\\A, \\Z and \\z", "use ^ and $"),
+)
+
+
+def _portable_regex(pattern: str) -> None:
+    unescaped = re.sub(r"\\\\", "", pattern)  # an escaped backslash is not the start of \A
+    for syntax, what, hint in _UNPORTABLE_REGEX:
+        if syntax.search(unescaped):
+            raise ValueError(f"regex {pattern!r} uses {what}, which k6 (JavaScript), Locust (Python) and "
+                             f"JMeter (Java) read differently; {hint}")
 
 
 Scalar = Union[str, int, float, bool]
@@ -449,9 +468,16 @@ class Scenario(Model):
     @field_validator("variables", "data")
     @classmethod
     def _identifier_keys(cls, value: dict) -> dict:
+        seen: dict[str, str] = {}
         for key in value:
-            if not re.fullmatch(r"[A-Za-z_][\w-]*", key) or key == "env":
-                raise ValueError(f"names here are identifiers (and not 'env'), got {key!r}")
+            # ASCII: data sources become identifiers in the generated scripts (k6, Locust)
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) or key == "env":
+                raise ValueError(f"names here are ASCII identifiers (letters, digits, _ and -; not 'env'), "
+                                 f"got {key!r}")
+            same = seen.setdefault(key.replace("-", "_"), key)
+            if same != key:
+                raise ValueError(f"names {same!r} and {key!r} differ only by '-' and '_': the generated "
+                                 "scripts could not tell them apart")
         return value
 
     @property

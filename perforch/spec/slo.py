@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 _RULE = re.compile(
     r"^\s*(?P<metric>p\d+(?:\.\d+)?|avg|mean|med|min|max|error_rate|rps)\s*"
@@ -46,7 +47,9 @@ def parse_slo(text: str, step: str | None = None) -> SloRule:
             f"cannot read SLO {text!r}: expected '<metric> <op> <value>', e.g. 'p99 < 200ms', "
             "'error_rate < 0.1%', 'rps >= 100' (metrics: pNN, avg, med, min, max, error_rate, rps)"
         )
-    metric, op, value, unit = match["metric"], match["op"], float(match["value"]), match["unit"]
+    # Scaled as decimals, then rounded once: 0.7% is the float nearest 0.007 (as 7/1000 is), not
+    # 0.7/100 = 0.006999…, so a value exactly at the limit is judged as the operator says.
+    metric, op, value, unit = match["metric"], match["op"], Decimal(match["value"]), match["unit"]
     if metric == "mean":
         metric = "avg"
     if metric.startswith("p"):
@@ -56,17 +59,17 @@ def parse_slo(text: str, step: str | None = None) -> SloRule:
     if metric == "error_rate":
         if unit not in (None, "%"):
             raise ValueError(f"error_rate takes a fraction or a percentage, got {text!r}")
-        threshold = value / 100 if unit == "%" else value
+        threshold = float(value / 100 if unit == "%" else value)
         if threshold > 1:
             raise ValueError(f"error_rate above 100% in {text!r}; write 0.1% or 0.001")
     elif metric == "rps":
         if unit not in (None, "/s"):
             raise ValueError(f"rps takes a number of requests per second, got {text!r}")
-        threshold = value
+        threshold = float(value)
     else:
         if unit not in (None, "ms", "s"):
             raise ValueError(f"latency takes ms or s, got {text!r}")
-        threshold = value * 1000 if unit == "s" else value
+        threshold = float(value * 1000 if unit == "s" else value)
     return SloRule(text=" ".join(text.split()), metric=metric, op=op, threshold=threshold, step=step)
 
 

@@ -163,3 +163,36 @@ def test_schema_covers_every_profile():
     text = str(scenario_schema())
     for profile in ("constant-vus", "ramping-vus", "constant-arrival-rate", "ramping-arrival-rate", "iterations"):
         assert profile in text
+
+
+def test_flow_names_that_differ_only_by_dash_and_underscore(tmp_path):
+    text = GOOD.replace("load:", "  - name: f-x\n    steps: [{get: /a}]\n  - name: f_x\n    steps: [{get: /b}]\nload:")
+    path = write(tmp_path, text)
+    err = error_of(path)
+    assert err.message == f"{path}:11: flows[2].name: flow names 'f-x' and 'f_x' differ only by '-' and '_'"
+
+
+def test_data_source_names_are_ascii(tmp_path):
+    (tmp_path / "u.csv").write_text("email\na@b\n", encoding="utf-8")
+    path = write(tmp_path, GOOD.replace("flows:", "data: {u²: {file: u.csv}}\nflows:"))
+    err = error_of(path)
+    assert "names here are ASCII identifiers" in err.message and "'u²'" in err.message
+
+
+def test_a_step_twice_in_a_flow_needs_names(tmp_path):
+    path = write(tmp_path, GOOD.replace('get: "/b/${tok}"}', 'get: "/b/${tok}"}\n      - {get: /a}\n      - {get: /a}'))
+    err = error_of(path)
+    assert err.message == f"{path}:10: flows[0].steps[3]: step 'GET /a' appears twice in flow 'f'"
+    assert "distinct names" in err.hint
+
+
+@pytest.mark.parametrize("regex", [r"(?i)token=(\w+)", r"(?P<id>\d+)", r"\Aid=(\d+)", r"(?<id>\d+)"])
+def test_regex_syntax_the_tools_read_differently_is_refused(tmp_path, regex):
+    path = write(tmp_path, GOOD.replace("{json: $.token}", "{regex: '" + regex + "'}"))
+    err = error_of(path)
+    assert "read differently" in err.message and err.message.startswith(f"{path}:7:")
+
+
+def test_a_yaml_date_is_sent_as_written(tmp_path):
+    scenario = load_scenario(write(tmp_path, GOOD.replace("get: /a,", "post: /a, json: {d: 2024-01-01},")))
+    assert scenario.flows[0].steps[0].json_body == {"d": "2024-01-01"}

@@ -204,7 +204,7 @@ def test_class_names_stay_unique(tmp_path: Path) -> None:
     spec = scenario(tmp_path, BASE + """
 flows:
   - {name: check-out, steps: [{get: /a}]}
-  - {name: check_out, steps: [{get: /b}]}
+  - {name: CheckOut, steps: [{get: /b}]}
   - {name: Load, steps: [{get: /c}]}
 load: {profile: constant-vus, vus: 3, duration: 1s}
 """)
