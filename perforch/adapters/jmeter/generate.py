@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -214,26 +215,39 @@ class _Generator:
                for ref in parse_template(text) if isinstance(ref, Ref) and ref.namespace == "env"]
         for name in dict.fromkeys(env):
             out.append(f"env {word(name)} ;")
-        for name, text in s.variables.items():
-            pieces = self._pieces(parse_template(text), "r")
-            out.append(f"set {word(jmx.var_name(Ref(name)))} {_words(pieces)} ;")
+        out += self._set_variables(s.variables)
         variables = {jmx.var_name(Ref(n)) for n in s.variables}
         for var, encodings in self.needs.items():
             if var.startswith("env.") or var in variables:
                 out.append(f"encode {word(var)} {encodings} ;")
         return " ".join(out)
 
+    def _set_variables(self, names: Iterable[str]) -> list[str]:
+        out = []
+        for name in names:
+            pieces = self._pieces(parse_template(self.s.variables[name]), "r")
+            out.append(f"set {word(jmx.var_name(Ref(name)))} {_words(pieces)} ;")
+        return out
+
     def _data_commands(self, flow: m.Flow, used: list[str]) -> str:
         """The current row's values under their names (users.email), and encoded where needed."""
         out: list[str] = []
         columns = self._columns_used(flow)
+        overwritten: set[str] = set()  # CSV Data Set Config sets a variable per column, by its bare name
         for name in used:
             if self.s.data[name].order == "sequential":
                 for column in columns[name]:
                     out.append(f"copy {word(column)} {word(name + '.' + column)} ;")
+                overwritten.update(self.s.data[name].column_names)
             else:
                 cols = " ".join(word(c) for c in columns[name])
                 out.append(f"row {word(name)} {word(f'data/{name}.csv')} {cols} ;")
+        # a scenario variable named like a column is set again, as k6 and Locust keep it
+        variables = [n for n in self.s.variables if jmx.var_name(Ref(n)) in overwritten]
+        out += self._set_variables(variables)
+        for var in map(jmx.var_name, map(Ref, variables)):
+            if var in self.needs:
+                out.append(f"encode {word(var)} {self.needs[var]} ;")
         for var, encodings in self.needs.items():
             if var.partition(".")[0] in used:
                 out.append(f"encode {word(var)} {encodings} ;")

@@ -51,6 +51,10 @@ class _Generator:
         self.s = scenario
         self.warnings: list[str] = []
         self.expect_index: dict[tuple[int, ...], int] = {}
+        # Target headers that interpolate (${api_key}, ${users.token}) are built in each flow, where
+        # the variables and the data row exist; constant ones once, at the top.
+        self.header_refs = {ref for k, v in scenario.target.headers.items()
+                            for ref in (*parse_template(k), *parse_template(v)) if isinstance(ref, Ref)}
 
     # -- the file ------------------------------------------------------------------------------
 
@@ -68,7 +72,7 @@ class _Generator:
             "",
             f"const BASE_URL = {js(s.target.base_url)};",
             f"const TIMEOUT_MS = {_ms(s.target.timeout)};",
-            f"const DEFAULT_HEADERS = {self._headers_expr(s.target.headers, {})};",
+            *([] if self.header_refs else [f"const DEFAULT_HEADERS = {self._headers_expr(s.target.headers, {})};"]),
             "// ${env.NAME} values are read from the environment when the test runs.",
             "const VARS = {" + ", ".join(f"{js(k)}: {self._template(v, {})}" for k, v in s.variables.items()) + "};",
         ]
@@ -134,11 +138,14 @@ class _Generator:
     def _flow(self, flow: m.Flow) -> str:
         used = {ref.namespace for _, text, f in self.s.templates() if f is flow
                 for ref in parse_template(text) if isinstance(ref, Ref)}
+        used |= {ref.namespace for ref in self.header_refs}
         lines = [f"// flow {js(flow.name)}, weight {flow.weight}", f"export function {flow_function(flow)}() {{"]
         lines.append("  const V = Object.assign({}, VARS); // variables, then extracted values")
         for name, source in self.s.data.items():
             if name in used:
                 lines.append(f"  const row_{_ident(name)} = pickRow(DATA_{_ident(name)}, {js(source.order)});")
+        if self.header_refs:
+            lines.append(f"  const defaultHeaders = () => ({self._headers_expr(self.s.target.headers, {})});")
         lines.append("  let res;")
         lines += self._steps(flow, flow.steps, "  ")
         lines.append("}")
@@ -248,7 +255,8 @@ class _Generator:
         items = [f"{js(k)}: {js(v)}" for k, v in extra.items()]
         items += [f"{self._key(k, ctx)}: {self._template(v, ctx)}" for k, v in headers.items()]
         if ctx:  # a step: start from the target's defaults
-            return "Object.assign({}, DEFAULT_HEADERS, {" + ", ".join(items) + "})" if items else "DEFAULT_HEADERS"
+            defaults = "defaultHeaders()" if self.header_refs else "DEFAULT_HEADERS"
+            return f"Object.assign({{}}, {defaults}, {{" + ", ".join(items) + "})" if items else defaults
         return "{" + ", ".join(items) + "}"
 
 
@@ -259,7 +267,8 @@ def _executor(load: m.Load) -> dict:
         return {"executor": "ramping-vus", "startVUs": load.start_vus,
                 "stages": [{"duration": format_duration(s.duration), "target": s.target} for s in load.stages]}
     if isinstance(load, m.Iterations):
-        return {"executor": "shared-iterations", "vus": load.vus, "iterations": load.iterations,
+        # k6 refuses more VUs than iterations; the extra users would have nothing to do anyway
+        return {"executor": "shared-iterations", "vus": min(load.vus, load.iterations), "iterations": load.iterations,
                 "maxDuration": format_duration(load.max_duration)}
     rates = [load.rate] if isinstance(load, m.ConstantArrivalRate) else [load.start_rate] + [s.target for s in load.stages]
     per = _time_unit(rates)
