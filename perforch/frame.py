@@ -169,7 +169,20 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
         elif dtype == "category" and col.cat.categories.dtype != object and str(col.cat.categories.dtype) != "str":
             col = col.astype("string").astype("category")
         out[name] = col
+    out["label"] = _named_labels(out["label"])
     return pd.DataFrame(out, copy=False)
+
+
+NO_LABEL = "(no label)"
+
+
+def _named_labels(labels: pd.Series) -> pd.Series:
+    """An empty label becomes "(no label)": "" is the all-requests row of every statistics table."""
+    if "" not in labels.cat.categories:
+        return labels
+    if NO_LABEL in labels.cat.categories:
+        return labels.astype("string").replace("", NO_LABEL).astype("category")
+    return labels.cat.rename_categories({"": NO_LABEL})
 
 
 def make_aggregates(rows: list[dict[str, object]]) -> pd.DataFrame:

@@ -21,7 +21,9 @@ SHORT_RUN_S = 60.0  # below this a run shows no steady state
 TAIL_RATIO = 4.0  # p99/p50 at or above this is a long tail ...
 TAIL_MIN_MS = 10.0  # ... when p99 - p50 is also this large
 MIN_TAIL_SAMPLES = 10  # a percentile needs this many requests above it
+MAX_TAILS = 5  # long-tail findings named one by one
 CONCENTRATED = 0.6  # one step holding this share of the failures
+CULPRIT_SHARE = 0.5  # one step holding this share of the requests over a latency limit
 MEMORY_GROWTH = 0.2
 
 
@@ -71,11 +73,18 @@ def advise(facts: Facts) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
     if not rec and all(s.ok for s in facts.slos):
         rec.append(Finding("ok", _all_well(facts)))
     elif not acting and not all(s.ok for s in facts.slos):
-        failed = ", ".join(s.rule for s in facts.slos if not s.ok)
-        rec.insert(0, Finding("slo", f"Bring {failed} back under the limit; without per-request samples perforch "
-                                  "cannot tell which requests to look at, so re-run with per-request output for "
-                                  "the breakdown." if facts.source != "samples" else
-                                  f"Bring {failed} back under the limit: start with the slowest step above."))
+        measured = ", ".join(s.rule for s in facts.slos if not s.ok and s.observed is not None)
+        unmeasured = ", ".join(s.rule for s in facts.slos if not s.ok and s.observed is None)
+        if unmeasured:
+            rec.insert(0, Finding("data", f"{unmeasured}: nothing was measured to judge, so the SLO counts as "
+                                          "not met. Check that the tool wrote per-request results for those steps "
+                                          "(logs/ and raw/ in the run directory) and run again."))
+        if measured:
+            rec.insert(0, Finding("slo", f"Bring {measured} back under the limit; without per-request samples "
+                                         "perforch cannot tell which requests to look at, so re-run with "
+                                         "per-request output for the breakdown." if facts.source != "samples" else
+                                         f"Bring {measured} back under the limit: start with the slowest step "
+                                         "above."))
     return tuple(obs), tuple(rec)
 
 
@@ -143,7 +152,8 @@ def _culprits(facts: Facts, slo: SloResult, obs: list[Finding], rec: list[Findin
     """Which steps hold the requests slower than a failed latency limit."""
     samples = facts.samples
     scope = samples if slo.step is None else samples[samples["label"] == slo.step]
-    slow = scope["latency_ms"].to_numpy(dtype=float) > slo.threshold
+    latency = scope["latency_ms"].to_numpy(dtype=float)
+    slow = latency >= slo.threshold if slo.op == "<" else latency > slo.threshold  # what breaks the rule
     total = int(slow.sum())
     if slo.step is not None or not total:
         if slo.step is not None:
@@ -155,7 +165,14 @@ def _culprits(facts: Facts, slo: SloResult, obs: list[Finding], rec: list[Findin
     counts = scope.loc[slow, "label"].astype(str).value_counts()
     top, top_n = str(counts.index[0]), int(counts.iloc[0])
     parts = ", ".join(f"{_q(str(label))} {fmt.share(n / total)}" for label, n in counts.head(3).items())
-    obs.append(Finding("slo", f"Of the {total:,} requests slower than {slo.threshold_text}: {parts}."))
+    at_least = "at or above" if slo.op == "<" else "slower than"
+    obs.append(Finding("slo", f"Of the {total:,} requests {at_least} {slo.threshold_text}: {parts}."))
+    if len(counts) > 1 and top_n / total < CULPRIT_SHARE:  # spread out: no one step to start with
+        rec.append(Finding("slo", f"The requests over the {slo.threshold_text} limit of {slo.rule} are spread "
+                                  f"over {len(counts)} steps (none holds {fmt.share(CULPRIT_SHARE)}): look for a "
+                                  "cause they share (CPU, garbage collection, a pool or lock, the database) "
+                                  "before tuning one endpoint."))
+        return
     row = facts.stats[facts.stats["label"] == top]
     p99 = fmt.ms(row.iloc[0]["p99"]) if len(row) else "-"
     rec.append(Finding("slo", f"Start with {_q(top)}: it holds {fmt.share(top_n / total)} of the requests over the "
@@ -273,20 +290,26 @@ def _slowest(steps: pd.DataFrame, obs: list[Finding]) -> None:
 
 
 def _tails(steps: pd.DataFrame, obs: list[Finding], rec: list[Finding]) -> None:
-    rows = [r for _, r in steps.iterrows()]  # per step: the overall tail mixes fast and slow steps
-    for row in rows:
+    tails = []  # per step: the overall tail mixes fast and slow steps
+    for row in steps.to_dict("records"):
         p50, p99 = row["p50"], row["p99"]
         # p99 must rest on MIN_TAIL_SAMPLES slower requests, or one slow request makes a "tail"
         if fmt.missing(p50) or fmt.missing(p99) or row["timed"] * 0.01 < MIN_TAIL_SAMPLES or p50 <= 0:
             continue
         if p99 / p50 >= TAIL_RATIO and p99 - p50 >= TAIL_MIN_MS:
-            name = _q(row["label"])
-            obs.append(Finding("tail", f"Long tail on {name}: p99 is {fmt.ratio(p99 / p50)} its p50 "
-                                       f"({fmt.ms(p50)} → {fmt.ms(p99)}); one request in a hundred waits "
-                                       f"{p99 / p50:.0f} times longer than the typical one."))
-            rec.append(Finding("tail", f"Investigate the slow tail of {_q(row['label'])}: compare its slowest "
-                                       "requests with typical ones (time, payload, user); usual causes are GC "
-                                       "pauses, pool or lock contention, cold caches and retries on a dependency."))
+            tails.append(row)
+    tails.sort(key=lambda r: -r["p99"] / r["p50"])
+    if len(tails) > MAX_TAILS:
+        obs.append(Finding("tail", f"{len(tails)} steps have a long tail (p99 ≥ {TAIL_RATIO:g}× p50); the "
+                                   f"{MAX_TAILS} longest follow."))
+    for row in tails[:MAX_TAILS]:
+        p50, p99, name = row["p50"], row["p99"], _q(row["label"])
+        obs.append(Finding("tail", f"Long tail on {name}: p99 is {fmt.ratio(p99 / p50)} its p50 "
+                                   f"({fmt.ms(p50)} → {fmt.ms(p99)}); one request in a hundred waits "
+                                   f"{p99 / p50:.0f} times longer than the typical one."))
+        rec.append(Finding("tail", f"Investigate the slow tail of {name}: compare its slowest requests with "
+                                   "typical ones (time, payload, user); usual causes are GC pauses, pool or lock "
+                                   "contention, cold caches and retries on a dependency."))
 
 
 GENERATOR_BUSY_PCT = 90.0  # a load generator this busy (per core) limits the test itself

@@ -53,6 +53,8 @@ def headroom(fraction: float | None) -> str:
     if missing(fraction):
         return "-"
     value = fraction * 100
+    if 0 < abs(value) < 0.05:
+        return f"{value:.2g}%"  # 0.002%, not 0.0%
     if 0 < abs(value) < 1 or 99 < abs(value) < 100:
         return f"{value:.1f}%"
     return f"{value:.0f}%"

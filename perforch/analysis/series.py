@@ -168,25 +168,22 @@ def step_series(samples: pd.DataFrame, method: str = "linear", max_points: int =
     grouped = grouped or group_by_label(samples)
     index = _bucket_index(elapsed, bucket_s, first)[grouped.order]
     latency = samples["latency_ms"].to_numpy(dtype=float)[grouped.order]
-    parts = []
-    for i, name in enumerate(grouped.names):
-        lo, hi = grouped.bounds[i], grouped.bounds[i + 1]
-        if hi <= lo:
-            continue
-        idx, lat = index[lo:hi], latency[lo:hi]
-        if (np.diff(idx) < 0).any():
-            order = np.argsort(idx, kind="stable")
-            idx, lat = idx[order], lat[order]
-        buckets = int(idx[-1]) + 1
-        counts = np.bincount(idx, minlength=buckets)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        values = _bucket_latency(lat, idx, counts, starts, method)
-        keep = counts > 0
-        parts.append(pd.DataFrame({
-            "label": name, "t_s": ((np.arange(buckets) + first) * bucket_s)[keep], "bucket_s": bucket_s,
-            "requests": counts[keep], "p50": values["p50"][keep], "p95": values["p95"][keep],
-        }))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    # One pass over all steps (a run may have thousands of labels): rows keyed by (step, bucket).
+    buckets = int(index.max()) + 1
+    step = np.repeat(np.arange(len(grouped.names), dtype=np.int64), np.diff(grouped.bounds))
+    key = step * buckets + index
+    if (np.diff(key) < 0).any():  # rows of a step come in time order, unless a clock went back
+        order = np.argsort(key, kind="stable")
+        key, latency = key[order], latency[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1])
+    counts = np.diff(np.append(starts, len(key)))
+    values = _bucket_latency(latency, key, counts, starts, method)
+    seg = key[starts]
+    return pd.DataFrame({
+        "label": np.asarray(grouped.names, dtype=object)[seg // buckets],
+        "t_s": ((seg % buckets) + first) * bucket_s, "bucket_s": bucket_s,
+        "requests": counts, "p50": values["p50"], "p95": values["p95"],
+    })
 
 
 def distributions(samples: pd.DataFrame, points: int = 160, grouped: Grouped | None = None,

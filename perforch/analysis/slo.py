@@ -48,15 +48,21 @@ class SloResult:
     def observed_text(self) -> str:
         if self.observed is None:
             return "no data"
-        return _value_text(self.observed, self.unit)
+        text = _value_text(self.observed, self.unit)
+        extra = 0
+        while self.observed != self.threshold and text == _value_text(self.threshold, self.unit, extra) and extra < 9:
+            extra += 1  # 199.96 ms is not "200.0 ms" next to a 200 ms limit: show the digits that differ
+            text = _value_text(self.observed, self.unit, extra)
+        return text
 
 
-def _value_text(value: float, unit: str) -> str:
+def _value_text(value: float, unit: str, extra: int = 0) -> str:
+    """`extra` more significant digits than usual."""
     if unit == "%":
-        return f"{value * 100:.3g}%"
+        return f"{value * 100:.{3 + extra}g}%"
     if unit == "/s":
-        return f"{value:.1f}/s"
-    return f"{value:.1f} ms" if value >= 10 else f"{value:.3g} ms"
+        return f"{value:.{1 + extra}f}/s"
+    return f"{value:.{1 + extra}f} ms" if value >= 10 else f"{value:.{3 + extra}g} ms"
 
 
 def evaluate_slos(samples: pd.DataFrame, rules: Sequence[SloRule], method: str = "linear",

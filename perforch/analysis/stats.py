@@ -89,7 +89,7 @@ def segment_percentiles(values: np.ndarray, starts: np.ndarray, counts: np.ndarr
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """What the statistics cover: from the first request start to the last request start."""
+    """What the statistics cover: from the first request start to the last request end."""
 
     start: pd.Timestamp | None
     duration_s: float
@@ -98,10 +98,11 @@ class Window:
 def run_window(samples: pd.DataFrame) -> Window:
     if not len(samples):
         return Window(None, 0.0)
-    first, last = samples["ts"].min(), samples["ts"].max()
-    slowest = samples["latency_ms"].max(skipna=True)
-    end = last + pd.to_timedelta(0 if pd.isna(slowest) else slowest, unit="ms")
-    return Window(first, max((end - first).total_seconds(), 1e-9))
+    starts_ns = samples["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    latency_ns = np.nan_to_num(samples["latency_ms"].to_numpy(dtype=float) * 1e6, nan=0.0)
+    first_ns = int(starts_ns.min())
+    end_ns = float(np.max(starts_ns - first_ns + latency_ns))  # relative: float64 keeps ns there
+    return Window(pd.Timestamp(first_ns, tz="UTC"), max(end_ns / 1e9, 1e-9))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,15 +150,40 @@ def step_stats(samples: pd.DataFrame, method: str = "linear", duration_s: float 
     failed = ~samples["ok"].to_numpy(dtype=bool)
     grouped = grouped or group_by_label(samples)
     ordered = ordered if ordered is not None else sorted_by_label(samples, grouped)
-    failed_by_label = failed[grouped.order]
-    rows = []
-    for i, name in enumerate(grouped.names):
-        lo, hi = grouped.bounds[i], grouped.bounds[i + 1]
-        if hi > lo:
-            rows.append(_row(name, ordered[lo:hi], int(failed_by_label[lo:hi].sum()), duration, method))
-    rows.sort(key=lambda r: r["label"])
-    rows.append(_row(OVERALL, np.sort(latency), int(failed.sum()), duration, method))
-    return pd.DataFrame(rows, columns=STAT_COLUMNS)
+    steps = _label_rows(grouped, ordered, failed[grouped.order], duration, method).sort_values("label", kind="stable")
+    overall = pd.DataFrame([_row(OVERALL, np.sort(latency), int(failed.sum()), duration, method)])
+    return pd.concat([steps, overall], ignore_index=True)[STAT_COLUMNS]
+
+
+def _label_rows(grouped: Grouped, ordered: np.ndarray, failed: np.ndarray, duration: float,
+                method: str) -> pd.DataFrame:
+    """_row() for every label at once (a run may have thousands): each label's latencies are
+    `ordered[bounds[i]:bounds[i+1]]`, ascending with NaN last; `failed` in the same order."""
+    counts = np.diff(grouped.bounds)
+    keep = np.flatnonzero(counts > 0)
+    starts, counts = grouped.bounds[:-1][keep], counts[keep]
+    nan = np.isnan(ordered)
+    timed = counts - (np.add.reduceat(nan, starts).astype(np.int64) if len(starts) else 0)
+    sums = np.add.reduceat(np.where(nan, 0.0, ordered), starts) if len(starts) else np.zeros(0)
+    has = timed > 0
+    last = np.clip(starts + timed - 1, 0, max(len(ordered) - 1, 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame = pd.DataFrame({
+            "label": np.asarray(grouped.names, dtype=object)[keep],
+            "count": counts,
+            "failures": np.add.reduceat(failed, starts).astype(np.int64) if len(starts) else counts * 0,
+            "error_rate": np.zeros(len(keep)),
+            "rps": counts / duration if duration > 0 else np.nan,
+            "avg_ms": np.where(has, sums / np.maximum(timed, 1), np.nan),
+            "min_ms": np.where(has, ordered[starts] if len(ordered) else np.nan, np.nan),
+            "max_ms": np.where(has, ordered[last] if len(ordered) else np.nan, np.nan),
+            "timed": timed,
+        })
+    frame["error_rate"] = frame["failures"] / frame["count"]
+    qs = segment_percentiles(ordered, starts, timed, list(PERCENTILES.values()), method)
+    for i, name in enumerate(PERCENTILES):
+        frame[name] = qs[:, i]
+    return frame
 
 
 def _row(label: str, ascending: np.ndarray, failures: int, duration: float, method: str) -> dict:

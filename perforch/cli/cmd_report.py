@@ -37,6 +37,9 @@ def report(
         raise typer.BadParameter(f"{exc.message}; {exc.hint}", param_hint="--format") from None
     result = write_reports(run, formats, percentile, baseline)
     show.report(result)
+    if result.unjudged:
+        raise ReportError(f"{run}: nothing to judge: {result.unjudged}",
+                          hint="the reports written say what is missing; no SLO verdict was given")
     raise typer.Exit(result.exit_code)
 
 

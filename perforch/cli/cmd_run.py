@@ -126,6 +126,11 @@ def conclude(result: RunResult, method: str, baseline: Path | None = None) -> in
     show.report(report)
     if result.record.status == "interrupted":
         console.warn("the run was interrupted: these numbers cover only part of the planned test")
+    if report.unjudged:
+        from perforch.errors import ReportError
+
+        console.error(ReportError(f"nothing to judge: {report.unjudged}",
+                                  hint=f"the tool's own output is kept in {result.run_dir / 'raw'}"))
     return report.exit_code
 
 

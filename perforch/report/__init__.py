@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("md", "html", "junit", "json")
 FILES = {"md": "report.md", "html": "report.html", "junit": "junit.xml", "json": "summary.json"}
-EXIT_OK, EXIT_FAILED = 0, 3
+EXIT_OK, EXIT_UNJUDGED, EXIT_FAILED = 0, 1, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class ReportResult:
     compare_notes: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds
     analysis: RunAnalysis | None = None
+    unjudged: str | None = None  # the run's results could not be read: nothing was judged
 
     @property
     def all_met(self) -> bool:
@@ -57,7 +58,10 @@ class ReportResult:
 
     @property
     def exit_code(self) -> int:
-        """3 when an SLO is not met or the baseline comparison found a regression."""
+        """1 when the results could not be read (perforch could not judge the run: not an SLO
+        failure), 3 when an SLO is not met or the baseline comparison found a regression."""
+        if self.unjudged:
+            return EXIT_UNJUDGED
         return EXIT_FAILED if (not self.all_met or self.regression) else EXIT_OK
 
 
@@ -119,12 +123,10 @@ def write_reports(run_dir: Path, formats: Iterable[str] = FORMATS, percentile: s
         lap("charts")
     view = build_view(loaded.record, analysis, charts, comparison, base_record, notes, generated_at=store.utc_now())
     paths: dict[str, Path] = {}
-    summary_md = None
     if "md" in formats:
         from perforch.report.render import render_markdown
 
         paths["md"] = _write(run_dir / FILES["md"], render_markdown(view))
-        summary_md = render_markdown(view, with_charts=False)
         lap("markdown")
     if "html" in formats:
         from perforch.report.render import render_html
@@ -146,16 +148,16 @@ def write_reports(run_dir: Path, formats: Iterable[str] = FORMATS, percentile: s
         paths["json"] = _write(run_dir / FILES["json"], render_summary(loaded.record, analysis, view["verdict"],
                                                                        comparison, base_record, files))
         lap("json")
+    problems = analysis.problems
     target = _step_summary_path(step_summary)
     if target is not None:
-        if summary_md is None:
-            from perforch.report.render import render_markdown
+        from perforch.report.render import render_markdown
 
-            summary_md = render_markdown(view, with_charts=False)
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(summary_md + "\n")
-    return ReportResult(run_dir, paths, analysis.slos, verdict(analysis), headline(analysis), analysis.problems,
-                        comparison, tuple(notes), timings, analysis)
+        summary_md = render_markdown(view, with_charts=False)  # images would not resolve in a job summary
+        problem = _append_step_summary(target, summary_md, run_dir / FILES["md"])
+        problems = (*problems, problem) if problem else problems
+    return ReportResult(run_dir, paths, analysis.slos, verdict(analysis), headline(analysis), problems,
+                        comparison, tuple(notes), timings, analysis, loaded.unjudged)
 
 
 def prewarm() -> None:
@@ -285,6 +287,24 @@ def _write(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+STEP_SUMMARY_MAX_BYTES = 1_000_000  # GitHub drops a job summary above 1 MiB whole
+
+
+def _append_step_summary(target: Path, markdown: str, full: Path) -> str | None:
+    """Append the report to a GitHub job summary, cut to fit its size limit; a problem text when
+    that fails (the report itself is written: a CI summary must not cost the verdict)."""
+    data = markdown.encode("utf-8")
+    if len(data) > STEP_SUMMARY_MAX_BYTES:
+        cut = data[:STEP_SUMMARY_MAX_BYTES].rsplit(b"\n", 1)[0].decode("utf-8", errors="ignore")
+        markdown = f"{cut}\n\n*(cut to fit GitHub's job summary limit; the whole report is {full})*"
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    except OSError as exc:
+        return f"could not append the report to GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}"
+    return None
 
 
 def _step_summary_path(option: Path | None | bool) -> Path | None:

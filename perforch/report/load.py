@@ -28,12 +28,14 @@ class LoadedRun:
     aggregates: pd.DataFrame | None
     system: pd.DataFrame | None
     problems: tuple[str, ...]
+    unjudged: str | None = None  # why there is nothing to judge (no readable samples, no aggregates)
 
 
 def load_run(run_dir: Path) -> LoadedRun:
     record = store.read_record(run_dir)
     problems: list[str] = []
     samples = read_report_samples(run_dir, problems)
+    unreadable = problems[-1] if problems else None
     aggregates = _optional(run_dir, store.AGGREGATES, problems)
     system = _optional(run_dir, store.SYSTEM, problems)
     if system is not None and not {"cpu_pct", "mem_bytes"} <= set(system.columns):
@@ -42,7 +44,9 @@ def load_run(run_dir: Path) -> LoadedRun:
     if not len(samples) and not (run_dir / store.SAMPLES).exists() and aggregates is None:
         why = "; ".join(record.warnings) if record.warnings else "the run recorded no per-request results"
         problems.append(f"{store.SAMPLES} is missing from {run_dir.name} ({why})")
-    return LoadedRun(run_dir, record, samples, aggregates, system, tuple(problems))
+        unreadable = problems[-1]
+    unjudged = unreadable if aggregates is None else None
+    return LoadedRun(run_dir, record, samples, aggregates, system, tuple(problems), unjudged)
 
 
 def read_report_samples(run_dir: Path, problems: list[str]) -> pd.DataFrame:

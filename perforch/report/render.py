@@ -21,14 +21,24 @@ def md(value: object) -> str:
     return _TAG_START.sub("&lt;", text)
 
 
+_CELL_MARKUP = re.compile(r"([\\`*\[\]$|])")
+
+
 def cell(value: object) -> str:
-    """A Markdown table cell: also no column separator."""
-    return md(value).replace("|", "\\|")
+    """A Markdown table cell (step labels are user text): no column separator, and no emphasis,
+    code span, link or math that GitHub would render in `GET /a*b*` or `[x](y)`."""
+    return _CELL_MARKUP.sub(r"\\\1", md(value))
 
 
 def code(value: object) -> str:
     """Inside a `code span`: no backtick, one line."""
     return " ".join(str(value).split()).replace("`", "'")
+
+
+def code_cell(value: object) -> str:
+    """A code span inside a table cell: only the column separator is escaped (GitHub shows any
+    other backslash in a code span as it is)."""
+    return code(value).replace("|", "\\|")
 
 
 @cache
@@ -41,7 +51,7 @@ def _environment(html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(md=md, cell=cell, code=code)
+    env.filters.update(md=md, cell=cell, code=code, code_cell=code_cell)
     return env
 
 

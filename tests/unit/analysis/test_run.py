@@ -42,7 +42,7 @@ def test_failed_latency_slo_names_the_step_holding_the_slow_requests():
     assert not a.all_met
     texts = " ".join(f.text for f in a.observations)
     assert "p99 < 150ms NOT MET: observed" in texts
-    assert "requests slower than 150 ms: 'checkout'" in texts
+    assert "requests at or above 150 ms: 'checkout'" in texts
     assert any(r.text.startswith("Start with 'checkout'") for r in a.recommendations)
 
 

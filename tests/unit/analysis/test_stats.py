@@ -64,3 +64,39 @@ def test_slo_without_data_fails_and_says_so():
     df = frame(["a"], [1.0])
     (result,) = evaluate_slos(df, [parse_slo("p95 < 1s", step="missing")])
     assert not result.ok and result.note == "no requests"
+
+
+@pytest.mark.parametrize("rule, failures, n, met", [
+    ("error_rate <= 0.7%", 7, 1000, True), ("error_rate < 0.7%", 7, 1000, False),
+    ("error_rate < 0.07%", 7, 10000, False), ("error_rate <= 0.07%", 7, 10000, True),
+])
+def test_error_rate_exactly_at_a_percentage_threshold(rule, failures, n, met):
+    # 0.7/100 in floats is 0.006999...: the limit must be the decimal the user wrote
+    df = frame(["a"] * n, [1.0] * n, ok=[False] * failures + [True] * (n - failures))
+    (result,) = evaluate_slos(df, [parse_slo(rule)])
+    assert result.ok is met
+
+
+def test_latency_threshold_in_seconds_is_exact():
+    df = frame(["a"] * 3, [1001.0, 1001.0, 1001.0])
+    assert evaluate_slos(df, [parse_slo("max <= 1.001s")])[0].ok
+    assert not evaluate_slos(df, [parse_slo("max < 1.001s")])[0].ok
+
+
+def test_rps_window_ends_at_the_last_response_not_last_start_plus_slowest():
+    # 100 requests/s for 60 s; one slow request (30 s) early in the run must not stretch the window
+    n = 6000
+    df = make_frame({
+        "ts": pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 10, unit="ms"),
+        "tool": "k6", "label": "a", "status": 200, "ok": True,
+        "latency_ms": np.where(np.arange(n) == 100, 30_000.0, 5.0),
+    })
+    overall = step_stats(df).set_index("label").loc[""]
+    assert overall["rps"] == pytest.approx(n / (59.99 + 0.005))
+
+
+def test_an_empty_label_is_a_step_not_the_all_requests_row():
+    df = frame(["x", "", "x", ""], [1.0, 2.0, 3.0, 4.0])
+    stats = step_stats(df).set_index("label")
+    assert stats.loc["", "count"] == 4
+    assert stats.loc["(no label)", "count"] == 2 and stats.loc["x", "count"] == 2

@@ -71,6 +71,28 @@ def test_github_step_summary_gets_the_markdown(tmp_path, monkeypatch):
     assert "charts/" not in text  # images would not resolve in a job summary
 
 
+def test_an_unwritable_github_step_summary_is_a_problem_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "missing-dir" / "summary.md"))
+    result = write_reports(write_run(tmp_path, steady(seconds=10)), "json")
+    assert result.problems[-1].startswith("could not append the report to GITHUB_STEP_SUMMARY")
+    assert result.exit_code == 0  # the verdict survives
+
+
+def test_github_step_summary_is_cut_to_its_size_limit(tmp_path, monkeypatch):
+    from perforch.report import STEP_SUMMARY_MAX_BYTES
+
+    labels = [f"GET /api/items/{i:05d}" for i in range(12_000)]  # an un-normalised URL per request
+    df = frame_from(np.arange(len(labels)) * 0.002, labels, np.full(len(labels), 5.0))
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run_dir = write_run(tmp_path, df)
+    write_reports(run_dir, "md")
+    assert (run_dir / "report.md").stat().st_size > STEP_SUMMARY_MAX_BYTES
+    text = summary.read_text()
+    assert len(text.encode()) <= STEP_SUMMARY_MAX_BYTES + 200
+    assert text.rstrip().endswith(f"the whole report is {run_dir / 'report.md'})*")
+
+
 def test_baseline_adds_what_changed_and_exit_3_on_regression(tmp_path):
     base = write_run(tmp_path / "a", steady(seconds=60, seed=1), slos=("p99 < 5s",))
     slower = steady(seconds=60, seed=2)
@@ -169,7 +191,7 @@ def test_an_interrupted_run_is_marked_incomplete(tmp_path):
     md = (run_dir / "report.md").read_text()
     assert ("**Test Date:** 2026-11-28 10:00:00 UTC — **incomplete: the run was interrupted**, the figures cover "
             "only part of the test") in md
-    assert "The run was interrupted after 20.2 s of the planned 2 min 00 s" in md
+    assert "The run was interrupted after 20.1 s of the planned 2 min 00 s" in md
     assert "incomplete: the run was interrupted" in (run_dir / "report.html").read_text()
 
 
