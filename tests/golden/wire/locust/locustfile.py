@@ -4,15 +4,16 @@
 # Run alone: locust -f locustfile.py --headless  (perforch run adds --csv, --perforch-samples)
 from locust import FastHttpUser, task
 
-from perforch_locust import FlowShape, FlowUser, Iterations, Step, read_env
+from perforch_locust import DataFile, FlowShape, FlowUser, Iterations, Step, read_env
 from perforch_wire import encode_pairs, json_text, with_query
 
 BASE_URL = "http://127.0.0.1:8765"
 TIMEOUT_S = 60.0
 # ${env.NAME} values, read from the environment when the test starts; never written anywhere.
 ENV = read_env(["PERFORCH_DEMO_SECRET"])
-VARS = {"secret": ENV["PERFORCH_DEMO_SECRET"]}
-HEADERS = {"X-Client": "perforch \"wire\" test"}
+VARS = {"secret": ENV["PERFORCH_DEMO_SECRET"], "tag": "from-variables"}
+HEADERS = {"X-Client": "perforch \"wire\" test", "X-Default-Tag": v["tag"]}
+DATA_rows = DataFile("data/rows.csv", order="sequential")
 
 
 class EchoEverything(FlowUser, FastHttpUser):
@@ -39,13 +40,19 @@ class EchoEverything(FlowUser, FastHttpUser):
             contains="x%20y",
             extract={"echoed_path": ("regex", "\"path_qs\": \"([^\"]+)\"", 1)},
         ),
-        Step("extracted value reused", "POST", status=[200], contains="/echo?q=x%20y"),
+        Step(
+            "extracted value reused", "POST",
+            status=[200],
+            contains="/echo?q=x%20y",
+            json=[("$.headers[\"X-Tag\"]", ("headers", "X-Tag"), "from-variables"), ("$.headers[\"X-Default-Tag\"]", ("headers", "X-Default-Tag"), "from-variables")],
+        ),
     )
 
     @task
     def iteration(self):
         with self.start_iteration() as i:
             v = dict(VARS)  # variables, then extracted values
+            row_rows = DATA_rows.row(i)
             # step "raw body: quotes \" ' ` and </script>"
             self.send(
                 self.steps[0], v,
@@ -70,8 +77,8 @@ class EchoEverything(FlowUser, FastHttpUser):
             # step "extracted value reused"
             self.send(
                 self.steps[3], v,
-                BASE_URL + "/echo",
-                {**HEADERS, "Content-Type": "application/json"},
+                with_query(BASE_URL + "/echo", [("row", row_rows["n"])]),
+                {**HEADERS, "Content-Type": "application/json", "X-Tag": v["tag"]},
                 body=json_text({"seen": v["echoed_path"], "key with \"quotes\"": ["`" + v["secret"] + "`", 1, True, None]}),
             )
 

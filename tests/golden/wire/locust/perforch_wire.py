@@ -61,10 +61,18 @@ def json_text(value: object) -> str:
     if isinstance(value, (bool, int, float)):
         return js_number(value)
     if isinstance(value, dict):
-        return "{" + ",".join(json_text(str(k)) + ":" + json_text(v) for k, v in value.items()) + "}"
+        items = [(str(k), v) for k, v in value.items()]
+        # JavaScript objects list array-index keys ("0", "2") first, ascending, then the rest in order
+        index = sorted((kv for kv in items if _is_array_index(kv[0])), key=lambda kv: int(kv[0]))
+        items = index + [kv for kv in items if not _is_array_index(kv[0])]
+        return "{" + ",".join(json_text(k) + ":" + json_text(v) for k, v in items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(json_text(v) for v in value) + "]"
     raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def _is_array_index(key: str) -> bool:
+    return key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")) and int(key) < 2**32 - 1
 
 
 def encode_component(text: str) -> str:

@@ -145,8 +145,10 @@ def test_wire_values_reach_the_fields_byte_for_byte() -> None:
     scenario = load_scenario(SCENARIOS / "wire.yaml")
     root = plan_of(scenario)
     ((tg, tree),) = thread_groups(root)
-    samplers = [c for c in tree if c.tag == "HTTPSamplerProxy"]
-    raw, form, secret, reused = samplers
+    # the steps sit in the iteration's controller, beside the data file they advance
+    steps = next(h for h in tree.iter("hashTree") if any(c.tag == "HTTPSamplerProxy" for c in h))
+    assert [c.tag for c in steps][0] == "CSVDataSet"
+    raw, form, secret, reused = [c for c in steps if c.tag == "HTTPSamplerProxy"]
     raw_step, form_step = scenario.flows[0].steps[0], scenario.flows[0].steps[1]
     body = prop(raw.find(".//elementProp[@elementType='HTTPArgument']"), "Argument.value")
     assert jmeter_value(body, {}) == "".join(p for p in __import__("perforch.spec.template", fromlist=["x"])
@@ -154,10 +156,11 @@ def test_wire_values_reach_the_fields_byte_for_byte() -> None:
     assert jmeter_value(raw.get("testname"), {}) == raw_step.label
     assert prop(form.find(".//elementProp[@elementType='HTTPArgument']"), "Argument.value") == (
         "user=o'brien%20%26%20co&note=100%25%20%3D%20%22all%22&empty=")
-    manager = [c for c in children(tree, secret) if c.tag == "HeaderManager"][0]
+    manager = [c for c in children(steps, secret) if c.tag == "HeaderManager"][0]
     headers = {prop(h, "Header.name"): prop(h, "Header.value") for h in manager.iter("elementProp")
                if h.get("elementType") == "Header"}
     assert headers["Authorization"] == "Token ${secret}" and headers["X-Client"] == 'perforch "wire" test'
+    assert headers["X-Default-Tag"] == "${tag}"
     start = children(tree, [c for c in tree if c.tag == "TestAction"][0])[0]
     assert "env PERFORCH_DEMO_SECRET ; " in prop(start, "parameters")
     assert "pool echo-everything 6 ;" in prop(start, "parameters")
