@@ -43,15 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from perforch.cli import cmd_capacity, cmd_clean, cmd_doctor, cmd_ingest, cmd_run, cmd_spec
+    from perforch.cli import cmd_capacity, cmd_clean, cmd_doctor, cmd_ingest, cmd_report, cmd_run, cmd_spec
 
-    for module in (cmd_spec, cmd_run, cmd_capacity, cmd_ingest, cmd_doctor, cmd_clean):
+    for module in (cmd_spec, cmd_run, cmd_capacity, cmd_ingest, cmd_doctor, cmd_clean, cmd_report):
         module.register(app)
-    try:
-        from perforch.cli import cmd_report
-    except ImportError:
-        return
-    cmd_report.register(app)
 
 
 _register()
