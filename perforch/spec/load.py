@@ -278,7 +278,7 @@ def _check_references(scenario: m.Scenario) -> list[Problem]:
         known = variables | (_extracted_before(flow, path) if flow else set())
         for part in parse_template(text):
             if isinstance(part, Ref):
-                problem = _check_ref(part, scenario, known, in_variables=path[0] == "variables")
+                problem = _check_ref(part, scenario, known, scope=path[0] if flow is None else "step")
                 if problem:
                     problems.append((path, *problem))
     slo_steps = set(scenario.labels)
@@ -306,13 +306,17 @@ def _check_references(scenario: m.Scenario) -> list[Problem]:
     return problems
 
 
-def _check_ref(ref: Ref, scenario: m.Scenario, known: set[str], in_variables: bool) -> tuple[str, str | None] | None:
+def _check_ref(ref: Ref, scenario: m.Scenario, known: set[str], scope: str) -> tuple[str, str | None] | None:
+    """`scope`: "variables", "target" (its headers, set once for the whole test) or "step"."""
     ns = ref.namespace
     if ns == "env":
         return None
-    if in_variables:
+    if scope == "variables":
         return (f"variables may read only ${{env.NAME}}, got ${{{ref.name}}}",
                 "use the data or extracted value directly in the step")
+    if scope == "target" and ns is not None:
+        return (f"target headers are set once for the whole test and cannot read a data row, got ${{{ref.name}}}",
+                "put the header on the steps that need it")
     if ns is not None:
         source = scenario.data.get(ns)
         if source is None:

@@ -51,10 +51,6 @@ class _Generator:
         self.s = scenario
         self.warnings: list[str] = []
         self.expect_index: dict[tuple[int, ...], int] = {}
-        # Target headers that interpolate (${api_key}, ${users.token}) are built in each flow, where
-        # the variables and the data row exist; constant ones once, at the top.
-        self.header_refs = {ref for k, v in scenario.target.headers.items()
-                            for ref in (*parse_template(k), *parse_template(v)) if isinstance(ref, Ref)}
 
     # -- the file ------------------------------------------------------------------------------
 
@@ -72,9 +68,9 @@ class _Generator:
             "",
             f"const BASE_URL = {js(s.target.base_url)};",
             f"const TIMEOUT_MS = {_ms(s.target.timeout)};",
-            *([] if self.header_refs else [f"const DEFAULT_HEADERS = {self._headers_expr(s.target.headers, {})};"]),
             "// ${env.NAME} values are read from the environment when the test runs.",
             "const VARS = {" + ", ".join(f"{js(k)}: {self._template(v, {})}" for k, v in s.variables.items()) + "};",
+            f"const DEFAULT_HEADERS = {self._headers_expr(s.target.headers, {})};",
         ]
         for name, source in s.data.items():
             out.append(
@@ -138,14 +134,11 @@ class _Generator:
     def _flow(self, flow: m.Flow) -> str:
         used = {ref.namespace for _, text, f in self.s.templates() if f is flow
                 for ref in parse_template(text) if isinstance(ref, Ref)}
-        used |= {ref.namespace for ref in self.header_refs}
         lines = [f"// flow {js(flow.name)}, weight {flow.weight}", f"export function {flow_function(flow)}() {{"]
         lines.append("  const V = Object.assign({}, VARS); // variables, then extracted values")
         for name, source in self.s.data.items():
             if name in used:
                 lines.append(f"  const row_{_ident(name)} = pickRow(DATA_{_ident(name)}, {js(source.order)});")
-        if self.header_refs:
-            lines.append(f"  const defaultHeaders = () => ({self._headers_expr(self.s.target.headers, {})});")
         lines.append("  let res;")
         lines += self._steps(flow, flow.steps, "  ")
         lines.append("}")
@@ -221,8 +214,8 @@ class _Generator:
                 pieces.append(f"String(__ENV[{js(part.key)}])")
             elif part.namespace is not None:
                 pieces.append(f"row_{_ident(part.namespace)}[{js(part.key)}]")
-            else:
-                pieces.append(f"V[{js(part.name)}]")
+            else:  # VARS where no iteration runs (target headers), else this iteration's V
+                pieces.append(f"{'V' if ctx else 'VARS'}[{js(part.name)}]")
         if not pieces:
             return '""'
         if len(pieces) == 1 and not pieces[0].startswith('"'):
@@ -255,8 +248,7 @@ class _Generator:
         items = [f"{js(k)}: {js(v)}" for k, v in extra.items()]
         items += [f"{self._key(k, ctx)}: {self._template(v, ctx)}" for k, v in headers.items()]
         if ctx:  # a step: start from the target's defaults
-            defaults = "defaultHeaders()" if self.header_refs else "DEFAULT_HEADERS"
-            return f"Object.assign({{}}, {defaults}, {{" + ", ".join(items) + "})" if items else defaults
+            return "Object.assign({}, DEFAULT_HEADERS, {" + ", ".join(items) + "})" if items else "DEFAULT_HEADERS"
         return "{" + ", ".join(items) + "}"
 
 

@@ -304,7 +304,9 @@ class _Generator:
 
     # -- values --------------------------------------------------------------------------------
 
-    def _template(self, text: str) -> str:
+    def _template(self, text: str, variables: str = "v") -> str:
+        """A Python expression for `text`; `variables` names the dict of variables in scope (`v` in
+        an iteration, `VARS` at module level)."""
         pieces = []
         for part in parse_template(text):
             if isinstance(part, str):
@@ -314,7 +316,7 @@ class _Generator:
             elif part.namespace is not None:
                 pieces.append(f"row_{self.data_names[part.namespace]}[{pystr(part.key)}]")
             else:
-                pieces.append(f"v[{pystr(part.name)}]")
+                pieces.append(f"{variables}[{pystr(part.name)}]")
         return " + ".join(pieces) if pieces else '""'
 
     def _pairs(self, pairs: dict) -> str:
@@ -337,9 +339,10 @@ class _Generator:
     def _headers_expr(self, headers: dict[str, str], flow: m.Flow | None, extra: dict[str, str]) -> str:
         taken = {h.lower() for h in headers} | {h.lower() for h in self.s.target.headers}
         items = [f"{pystr(k)}: {pystr(v)}" for k, v in extra.items() if k.lower() not in taken]
-        items += [f"{self._template(k)}: {self._template(v)}" for k, v in headers.items()]
-        if flow is None:  # the target's defaults
+        if flow is None:  # the target's defaults, at module level
+            items += [f"{self._template(k, 'VARS')}: {self._template(v, 'VARS')}" for k, v in headers.items()]
             return "{" + ", ".join(items) + "}"
+        items += [f"{self._template(k)}: {self._template(v)}" for k, v in headers.items()]
         return "{**HEADERS, " + ", ".join(items) + "}" if items else "HEADERS"
 
 

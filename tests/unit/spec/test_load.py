@@ -196,3 +196,14 @@ def test_regex_syntax_the_tools_read_differently_is_refused(tmp_path, regex):
 def test_a_yaml_date_is_sent_as_written(tmp_path):
     scenario = load_scenario(write(tmp_path, GOOD.replace("get: /a,", "post: /a, json: {d: 2024-01-01},")))
     assert scenario.flows[0].steps[0].json_body == {"d": "2024-01-01"}
+
+
+def test_target_headers_read_variables_not_data_rows(tmp_path):
+    (tmp_path / "u.csv").write_text("email\na@b\n", encoding="utf-8")
+    text = GOOD.replace('target: {base_url: "http://127.0.0.1:9"}',
+                        'target: {base_url: "http://127.0.0.1:9", headers: {X-User: "${u.email}"}}')
+    err = error_of(write(tmp_path, text.replace("flows:", "data: {u: {file: u.csv}}\nflows:")))
+    assert "target headers are set once for the whole test and cannot read a data row" in err.message
+    ok = GOOD.replace('target: {base_url: "http://127.0.0.1:9"}',
+                      'target: {base_url: "http://127.0.0.1:9", headers: {X-Key: "k ${key}"}}')
+    assert load_scenario(write(tmp_path, ok.replace("flows:", "variables: {key: abc}\nflows:"))).target.headers

@@ -8,9 +8,9 @@ import exec from "k6/execution";
 
 const BASE_URL = "http://127.0.0.1:8765";
 const TIMEOUT_MS = 60000;
-const DEFAULT_HEADERS = {};
 // ${env.NAME} values are read from the environment when the test runs.
 const VARS = {};
+const DEFAULT_HEADERS = {};
 const EXPECTED_0 = http.expectedStatuses(200);
 const EXPECTED_1 = http.expectedStatuses({ min: 200, max: 399 });
 

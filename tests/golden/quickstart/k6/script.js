@@ -8,9 +8,9 @@ import exec from "k6/execution";
 
 const BASE_URL = "http://127.0.0.1:8765";
 const TIMEOUT_MS = 10000;
-const DEFAULT_HEADERS = {"Accept": "application/json"};
 // ${env.NAME} values are read from the environment when the test runs.
 const VARS = {};
+const DEFAULT_HEADERS = {"Accept": "application/json"};
 const DATA_users = new SharedArray("users", () => parseCsv(open("data/users.csv")));
 const EXPECTED_0 = http.expectedStatuses(200);
 const EXPECTED_1 = http.expectedStatuses(200, 304);

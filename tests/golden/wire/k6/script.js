@@ -10,6 +10,7 @@ const BASE_URL = "http://127.0.0.1:8765";
 const TIMEOUT_MS = 60000;
 // ${env.NAME} values are read from the environment when the test runs.
 const VARS = {"secret": String(String(__ENV["PERFORCH_DEMO_SECRET"])), "tag": "from-variables"};
+const DEFAULT_HEADERS = {"X-Client": "perforch \"wire\" test", "X-Default-Tag": String(VARS["tag"])};
 const DATA_rows = new SharedArray("rows", () => parseCsv(open("data/rows.csv")));
 const EXPECTED_0 = http.expectedStatuses(200);
 const EXPECTED_1 = http.expectedStatuses({ min: 200, max: 399 });
@@ -140,20 +141,19 @@ function think(low, high) {
 export function flow_echo_everything() {
   const V = Object.assign({}, VARS); // variables, then extracted values
   const row_rows = pickRow(DATA_rows, "sequential");
-  const defaultHeaders = () => ({"X-Client": "perforch \"wire\" test", "X-Default-Tag": String(V["tag"])});
   let res;
   // step "raw body: quotes \" ' ` and </script>"
-  res = http.request("POST", BASE_URL + "/echo", "line one \" ' ` </script><script>alert(1)</script>\nline two \u00fcn\u00efc\u00f8d\u00e9 \u2713 \u2014 $ and ${not_a_ref} \\ end", { headers: Object.assign({}, defaultHeaders(), {"Content-Type": "text/plain; charset=utf-8"}), tags: { name: "raw body: quotes \" ' ` and </script>" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
+  res = http.request("POST", BASE_URL + "/echo", "line one \" ' ` </script><script>alert(1)</script>\nline two \u00fcn\u00efc\u00f8d\u00e9 \u2713 \u2014 $ and ${not_a_ref} \\ end", { headers: Object.assign({}, DEFAULT_HEADERS, {"Content-Type": "text/plain; charset=utf-8"}), tags: { name: "raw body: quotes \" ' ` and </script>" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
   verify(res, "raw body: quotes \" ' ` and </script>", {"status": [[200, 200]], "statusText": "200", "json": [["$.body", ["body"], "line one \" ' ` </script><script>alert(1)</script>\nline two \u00fcn\u00efc\u00f8d\u00e9 \u2713 \u2014 $ and ${not_a_ref} \\ end"]]});
   // step "form body"
-  res = http.request("POST", BASE_URL + "/echo", encodePairs([["user", "o'brien & co"], ["note", "100% = \"all\""], ["empty", ""]]), { headers: Object.assign({}, defaultHeaders(), {"Content-Type": "application/x-www-form-urlencoded"}), tags: { name: "form body" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_1 });
+  res = http.request("POST", BASE_URL + "/echo", encodePairs([["user", "o'brien & co"], ["note", "100% = \"all\""], ["empty", ""]]), { headers: Object.assign({}, DEFAULT_HEADERS, {"Content-Type": "application/x-www-form-urlencoded"}), tags: { name: "form body" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_1 });
   verify(res, "form body", {"status": [[200, 399]], "statusText": "2xx/3xx", "json": [["$.body", ["body"], "user=o'brien%20%26%20co&note=100%25%20%3D%20%22all%22&empty="]]});
   // step "secret header and regex extraction"
-  res = http.request("GET", withQuery(BASE_URL + "/echo", [["q", "x y"]]), null, { headers: Object.assign({}, defaultHeaders(), {"Authorization": "Token " + V["secret"]}), tags: { name: "secret header and regex extraction" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
+  res = http.request("GET", withQuery(BASE_URL + "/echo", [["q", "x y"]]), null, { headers: Object.assign({}, DEFAULT_HEADERS, {"Authorization": "Token " + V["secret"]}), tags: { name: "secret header and regex extraction" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
   verify(res, "secret header and regex extraction", Object.assign({"status": [[200, 200]], "statusText": "200", "json": []}, { contains: "x%20y", containsText: "x%20y" }));
   V["echoed_path"] = extract(res, "secret header and regex extraction", "echoed_path", {"regex": "\"path_qs\": \"([^\"]+)\"", "group": 1});
   if (V["echoed_path"] === undefined) return; // extraction failed: end this iteration
   // step "extracted value reused"
-  res = http.request("POST", withQuery(BASE_URL + "/echo", [["row", String(row_rows["n"])]]), JSON.stringify({"seen": String(V["echoed_path"]), "key with \"quotes\"": ["`" + V["secret"] + "`", 1, true, null]}), { headers: Object.assign({}, defaultHeaders(), {"Content-Type": "application/json", "X-Tag": String(V["tag"])}), tags: { name: "extracted value reused" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
+  res = http.request("POST", withQuery(BASE_URL + "/echo", [["row", String(row_rows["n"])]]), JSON.stringify({"seen": String(V["echoed_path"]), "key with \"quotes\"": ["`" + V["secret"] + "`", 1, true, null]}), { headers: Object.assign({}, DEFAULT_HEADERS, {"Content-Type": "application/json", "X-Tag": String(V["tag"])}), tags: { name: "extracted value reused" }, timeout: TIMEOUT_MS, responseCallback: EXPECTED_0 });
   verify(res, "extracted value reused", Object.assign({"status": [[200, 200]], "statusText": "200", "json": [["$.headers[\"X-Tag\"]", ["headers", "X-Tag"], "from-variables"], ["$.headers[\"X-Default-Tag\"]", ["headers", "X-Default-Tag"], "from-variables"]]}, { contains: "/echo?q=x%20y", containsText: "/echo?q=x%20y" }));
 }

@@ -12,7 +12,7 @@ TIMEOUT_S = 60.0
 # ${env.NAME} values, read from the environment when the test starts; never written anywhere.
 ENV = read_env(["PERFORCH_DEMO_SECRET"])
 VARS = {"secret": ENV["PERFORCH_DEMO_SECRET"], "tag": "from-variables"}
-HEADERS = {"X-Client": "perforch \"wire\" test", "X-Default-Tag": v["tag"]}
+HEADERS = {"X-Client": "perforch \"wire\" test", "X-Default-Tag": VARS["tag"]}
 DATA_rows = DataFile("data/rows.csv", order="sequential")
 
 
