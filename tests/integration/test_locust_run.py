@@ -32,6 +32,8 @@ def options(tmp_path: Path, base_url: str, **kw) -> RunOptions:
 def variant(tmp_path: Path, name: str, change) -> Path:  # noqa: ANN001
     """A copy of an example scenario, changed by `change(dict)`."""
     data = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
+    for source in data.get("data", {}).values():  # the copy lives elsewhere: its data files stay here
+        source["file"] = str(SCENARIOS / source["file"])
     change(data)
     path = tmp_path / f"{name}-variant.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
