@@ -202,7 +202,7 @@ def test_distributed_master_and_workers_keep_the_rate_and_the_iteration_count(de
     raw = [p.split("/")[-1] for p in result.record.raw_files]
     assert raw[:2] == ["locust-requests-0.csv", "locust-requests-1.csv"] and "locust_stats.csv" in raw
     spec = variant(tmp_path, "wire", lambda d: d.update(
-        variables={}, load={"profile": "iterations", "vus": 1, "iterations": 7, "max_duration": "30s"},
+        variables={}, data={}, target={"base_url": d["target"]["base_url"]}, load={"profile": "iterations", "vus": 1, "iterations": 7, "max_duration": "30s"},
         flows=[{"name": "one", "steps": [{"name": "echo", "post": "/echo", "body": "x"}]}]))
     result = run_scenario(spec, options(tmp_path / "quota", demo_api, workers=2))
     assert len(result.samples) == 7 and demo_stats()["requests"]["POST /echo"] == 7
