@@ -66,7 +66,11 @@ def execute(spec: Path, options: RunOptions, reshape=None) -> RunResult:  # noqa
     from perforch.adapters import get_adapter
     from perforch.pipeline import run_scenario
 
-    get_adapter(options.tool)  # an unknown tool is said before "running ..."
+    get_adapter(options.tool)  # an unknown tool or a missing scenario is said before "running ..."
+    if not spec.is_file():
+        from perforch.spec import load_scenario
+
+        load_scenario(spec)  # raises the error that says why, with a hint
     where = options.runner if options.workers == 1 else f"{options.runner}, {options.workers} workers"
     console.info(f"running {spec} with {options.tool} ({where}); Ctrl-C stops it and keeps the results")
     prewarm = Prewarm(options.tool)

@@ -497,7 +497,7 @@ def _load_curve(analysis: RunAnalysis, colors: dict[str, str]) -> Drawn | None:
     x = np.array([lv.load for lv in ordered])
     fig, (left, right) = _figure(1, 2, right_in=LEGEND_IN)
     unit = analysis.load_unit
-    xlabel = "active users" if unit == "users" else "requests per second (offered)"
+    xlabel = "active users" if unit == "users" else "requests per second (achieved)"
     d, s = analysis.degradation, analysis.saturation
     if unit == "users" and len(by_step) and by_step["users"].nunique() >= 2:
         for label, part in by_step.groupby("label", sort=True):

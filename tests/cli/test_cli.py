@@ -54,6 +54,14 @@ def test_unknown_tool_is_said_before_anything_runs(capsys, monkeypatch):
     assert "running" not in out + err
 
 
+def test_run_of_a_missing_scenario_says_so_before_running(tmp_path, capsys, monkeypatch):
+    code, out, err = run_cli(["run", str(tmp_path / "nothere.yaml")], capsys, monkeypatch)
+    assert code == 1
+    assert err.splitlines()[:2] == [f"error: {tmp_path / 'nothere.yaml'}: no such file",
+                                    "hint: perforch init writes a starter scenario"]
+    assert "running" not in out + err
+
+
 def test_init_then_validate(tmp_path, capsys, monkeypatch):
     target = tmp_path / "scenario.yaml"
     assert run_cli(["init", str(target)], capsys, monkeypatch)[0] == 0
