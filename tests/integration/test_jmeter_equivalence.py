@@ -81,6 +81,8 @@ def test_both_tools_send_the_same_traffic(runs):
         logins = sorted(seen["logins"].values())
         assert logins[-1] - logins[0] <= 1, (tool, seen["logins"])  # data rows taken in turn, shared by users
         shares[tool] = counts / counts.sum()
+    table = pd.DataFrame(shares)
+    print("\nstep shares k6 / jmeter:\n" + table.assign(ratio=table["jmeter"] / table["k6"]).round(4).to_string())
     for label, k6_share in shares["k6"].items():
         assert shares["jmeter"][label] == pytest.approx(k6_share, rel=0.05), (label, shares)
 
@@ -93,4 +95,5 @@ def test_think_time_is_paid_after_each_step(runs):
     raw = raw.assign(gap=gap, flow=raw["threadName"].str.replace(r" \d+-\d+$", "", regex=True)).dropna()
     for flow, expected in (("shopper", 100.0), ("browser", 100.0)):  # 50ms..150ms uniform; 100ms fixed
         mean_gap = raw.loc[raw["flow"] == flow, "gap"].mean()
+        print(f"\n{flow}: mean gap between a response and the next request {mean_gap:.1f} ms (think {expected:g} ms)")
         assert mean_gap == pytest.approx(expected, rel=0.10), (flow, mean_gap)

@@ -51,6 +51,7 @@ def test_arrival_rates_are_met(name, planned, demo_api, demo_stats, tmp_path):
     assert result.record.status == "complete"
     counts = result.samples["label"].value_counts()
     for label, expected in planned.items():
+        print(f"\n{name} {label}: target {expected} iterations, started {counts[label]}")
         assert abs(counts[label] - expected) <= 0.05 * expected, (label, counts[label], expected)
     assert demo_stats()["unfilled"] == 0
     assert any(w.startswith(load_scenario(SCENARIOS / f"{name}.yaml").load.profile) for w in result.warnings)
