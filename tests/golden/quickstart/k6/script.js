@@ -98,7 +98,7 @@ function jsonAt(res, path) {
   for (const key of path) {
     if (node === null || typeof node !== "object") return undefined;
     if (typeof key === "number" ? !Array.isArray(node) : Array.isArray(node)) return undefined;
-    if (!(key in node)) return undefined;
+    if (!Object.prototype.hasOwnProperty.call(node, key)) return undefined; // not inherited (__proto__, length)
     node = node[key];
   }
   return node;
