@@ -148,10 +148,10 @@ print(len(df), elapsed, base * 1024, peak * 1024, read, int(errors.sum()), df["e
 """
 
 
-def measure(code: str, path: Path) -> dict:
+def measure(code: str, path: Path, python: str = sys.executable) -> dict:
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([python, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
     wall = time.perf_counter() - start
     rows, elapsed, base, peak, read, errors, max_ms = out.split()
     return {"rows": int(rows), "s": float(elapsed), "read": float(read), "base": int(base), "peak": int(peak),
@@ -167,9 +167,16 @@ def line(who: str, r: dict) -> str:
             f"peak RSS {r['peak'] / MB:6.0f} MB  [load {r['load']:.2f}]")
 
 
-def report(name: str, path: Path, naive: dict, ours: dict) -> None:
+def pandas_version(python: str) -> str:
+    return subprocess.run([python, "-c", "import pandas; print(pandas.__version__)"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def report(name: str, path: Path, naive: dict, ours: dict, other: tuple[str, dict] | None = None) -> None:
     print(f"\n{name}: {path.stat().st_size / MB:,.0f} MB, {ours['rows']:,} requests")
-    print(line("naive", naive))
+    print(line("naive", naive) + f"  (pandas {pandas_version(sys.executable)})")
+    if other is not None:
+        print(line("naive", other[1]) + f"  (pandas {pandas_version(other[0])}: ratio {other[1]['s'] / ours['s']:.2f}x)")
     print(line("perforch", ours))
     same = (naive["rows"], naive["errors"], naive["max"]) == (ours["rows"], ours["errors"], ours["max"])
     print(f"  ratio {naive['s'] / ours['s']:.2f}x (target >= 1.5x); peak {ours['peak'] / MB:.0f} MB; "
@@ -183,6 +190,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/perforch-bench"))
     parser.add_argument("--runs", type=int, default=2, help="perforch runs per file; the fastest is shown")
     parser.add_argument("--xml", type=int, default=1_000_000, help="rows of the XML file (0: skip)")
+    parser.add_argument("--naive-python", help="also run the naive code with this interpreter (another pandas)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -192,8 +200,9 @@ def main() -> None:
             print(f"writing {path} ...", flush=True)
             make_csv(path, rows)
         naive = measure(NAIVE_CSV, path)
+        other = (args.naive_python, measure(NAIVE_CSV, path, args.naive_python)) if args.naive_python else None
         ours = best(args.runs, PERFORCH, path)
-        report(f"JMeter 5.x default CSV, {rows:,} rows", path, naive, ours)
+        report(f"JMeter 5.x default CSV, {rows:,} rows", path, naive, ours, other)
     if args.xml:
         path = args.dir / f"jmeter-{args.xml}.xml.jtl"
         if not path.exists():

@@ -193,9 +193,9 @@ print(len(d), elapsed, base * 1024, peak * 1024, int(d.memory_usage(deep=True).s
 MB = 1024 * 1024
 
 
-def measure(code: str, path: Path, *args: str) -> dict:
+def measure(code: str, path: Path, *args: str, python: str = sys.executable) -> dict:
     load = os.getloadavg()[0]
-    out = subprocess.run([sys.executable, "-c", code, str(path), *args], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([python, "-c", code, str(path), *args], capture_output=True, text=True, check=True).stdout
     rows, elapsed, base, peak, frame_bytes, p99, read = out.split()
     return {"rows": int(rows), "s": float(elapsed), "read": float(read), "base": int(base), "peak": int(peak),
             "frame": int(frame_bytes), "p99": float(p99), "load": load}
@@ -212,9 +212,22 @@ def line(who: str, r: dict) -> str:
             f"[load {r['load']:.2f}]")
 
 
+def pandas_version(python: str) -> str:
+    return subprocess.run([python, "-c", "import pandas; print(pandas.__version__)"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def other_naive(name: str, naive: dict | None, ours: dict, python: str) -> None:
+    """The same naive code under another interpreter (e.g. pandas 2.x, whose read_csv builds Python
+    string objects; pandas 3 reads strings into Arrow and is several times faster)."""
+    if naive is not None:
+        print(f"  {name} naive with pandas {pandas_version(python)}: {naive['s']:.2f} s, peak RSS "
+              f"{naive['peak'] / MB:.0f} MB; speed-up vs it {naive['s'] / ours['s']:.1f}x")
+
+
 def report(name: str, size: int, naive: dict, ours: dict, general: dict | None) -> None:
     print(f"\n{name}: {size / MB:,.0f} MB, {ours['rows']:,} requests")
-    print(line("naive", naive))
+    print(line(f"naive (pandas {pandas_version(sys.executable)})", naive))
     print(line("perforch", ours))
     if general:
         print(line("perforch general", general))
@@ -234,6 +247,7 @@ def main() -> None:
     parser.add_argument("--skip-json", action="store_true")
     parser.add_argument("--skip-naive-json", action="store_true", help="the naive JSON parse takes minutes")
     parser.add_argument("--general", action="store_true", help="also time the general (fallback) path")
+    parser.add_argument("--naive-python", help="also run the naive code with this interpreter (another pandas)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     csv_path = args.dir / f"k6-{args.requests}.csv"
@@ -246,6 +260,8 @@ def main() -> None:
     ours = best(args.runs, PERFORCH, csv_path, "fast")
     general = measure(PERFORCH, csv_path, "general") if args.general else None
     report("k6 CSV", csv_path.stat().st_size, naive, ours, general)
+    if args.naive_python:
+        other_naive("k6 CSV", measure(NAIVE_CSV, csv_path, python=args.naive_python), ours, args.naive_python)
     if not args.skip_json:
         if not json_path.exists():
             print(f"writing {json_path} ...", flush=True)
@@ -254,6 +270,8 @@ def main() -> None:
         general = measure(PERFORCH, json_path, "general") if args.general else None
         naive = ours if args.skip_naive_json else measure(NAIVE_JSON, json_path)
         report("k6 JSON", json_path.stat().st_size, naive, ours, general)
+        if args.naive_python and not args.skip_naive_json:
+            other_naive("k6 JSON", measure(NAIVE_JSON, json_path, python=args.naive_python), ours, args.naive_python)
 
 
 if __name__ == "__main__":
