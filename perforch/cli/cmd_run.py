@@ -195,12 +195,20 @@ def demo(
     port: int = typer.Option(0, "--port", help="Port for the demo API (default: a free one)."),
 ) -> None:
     """Start the demo API on 127.0.0.1, run the quickstart scenario against it (~20 s), report."""
-    from perforch.demo.server import demo_scenario_path, running_demo_api
+    from perforch.demo.server import demo_api_command, demo_scenario_path, free_port
     from perforch.pipeline import RUNNERS, RunOptions
+    from perforch.spec.model import StartSpec
 
     _check_choice(runner, RUNNERS, "--runner")
-    with running_demo_api(port) as base_url:
-        console.info(f"demo API listening on {base_url}")
-        result = execute(demo_scenario_path(), RunOptions(tool=tool, runner=runner, image=image, runs_root=out,
-                                                           base_url=base_url))
+    port = port or free_port()
+    # The demo API is the run's system under test: perforch starts it, waits until it answers,
+    # samples its CPU and memory beside the latency, and stops it (as target.start.command does).
+    start = StartSpec(command=demo_api_command(port), ready="/health", ready_timeout=15.0)
+
+    def with_demo_api(scenario):  # noqa: ANN001, ANN202
+        return scenario.model_copy(update={"target": scenario.target.model_copy(update={"start": start})})
+
+    console.info(f"demo API on http://127.0.0.1:{port} (started for the run, stopped after it)")
+    result = execute(demo_scenario_path(), RunOptions(tool=tool, runner=runner, image=image, runs_root=out,
+                                                       base_url=f"http://127.0.0.1:{port}"), reshape=with_demo_api)
     raise typer.Exit(conclude(result, "linear"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import socket
 import subprocess
 import sys
@@ -17,6 +18,11 @@ from perforch.errors import PerforchError
 
 def demo_scenario_path() -> Path:
     return Path(str(resources.files("perforch.demo").joinpath("quickstart.yaml")))
+
+
+def demo_api_command(port: int) -> str:
+    """The command that serves the demo API on 127.0.0.1:port (for target.start.command)."""
+    return f"{shlex.quote(sys.executable)} -m perforch.demo.app {port}"
 
 
 def free_port() -> int:

@@ -68,7 +68,8 @@ def test_demo_ends_with_every_report(demo_run):
                  "k6 1.1.0 (local)", "**Performance SLOs:**", "- `login: p95 < 300ms`", "**Results:** ",
                  "| Step | Requests | req/s | Errors |", "| **All requests** |", "**Analysis & Observations:**",
                  "Slowest step: 'slow report'", "concentrated on 'flaky search'", "HTTP 500",
-                 "**Recommendations:**", "**[RECOMMENDATION]**", "k6 http_req_duration", "linear interpolation"):
+                 "**Recommendations:**", "**[RECOMMENDATION]**", "k6 http_req_duration", "linear interpolation",
+                 "The system under test: CPU mean"):  # the demo API is the run's SUT, sampled
         assert part in md, part
     assert ("**Results:** ✅ **SLO MET**" if code == 0 else "**Results:** ❌ **SLO NOT MET**") in md
     assert summary.read_text().startswith("### Performance Test Report: quickstart")
