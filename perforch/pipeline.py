@@ -64,6 +64,7 @@ class RunResult:
     samples: pd.DataFrame
     aggregates: pd.DataFrame | None = None
     warnings: tuple[str, ...] = field(default=())
+    stopped: str = ""  # "ctrl-c" or "timeout" when the run did not end by itself
 
 
 def run_scenario(spec_path: Path, options: RunOptions, on_tick: Callable[[Tick], None] | None = None,
@@ -171,7 +172,8 @@ def _run(execution, spec_path: Path, scenario: Scenario, adapter: Adapter, optio
     elif crashed or all_died:
         error = failure((crashed or generators)[0], options.tool)
         raise ToolFailed(error.message, hint=f"{error.hint}; run directory: {run_dir}", details=error.details)
-    return RunResult(run_dir, record, ingested.samples, ingested.aggregates, record.warnings)
+    stopped = "ctrl-c" if outcome.interrupted else "timeout" if outcome.timed_out else ""
+    return RunResult(run_dir, record, ingested.samples, ingested.aggregates, record.warnings, stopped)
 
 
 def check_options(options: RunOptions) -> None:

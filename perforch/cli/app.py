@@ -14,7 +14,7 @@ from perforch import __version__
 from perforch.cli import console
 from perforch.errors import PerforchError
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_INTERRUPTED = console.EXIT_INTERRUPTED
 INTERRUPTED = "interrupted (Ctrl-C): everything perforch had started is stopped and removed"
 
 app = typer.Typer(

@@ -122,8 +122,11 @@ def _is_problem(event: str) -> bool:
 
 def conclude(result: RunResult, method: str, baseline: Path | None = None) -> int:
     """Write every report into the run directory, print the headline and the report paths, and
-    return the exit code: 3 when an SLO is not met (or the baseline comparison finds a regression)."""
+    return the exit code: 3 when an SLO is not met (or the baseline comparison finds a regression);
+    130 after Ctrl-C and 1 after a timeout, whatever the partial figures say (a CI step must not
+    pass on a test that did not run to its end)."""
     from perforch.cli import show
+    from perforch.errors import ReportError, ToolFailed
     from perforch.report import write_reports
 
     report = write_reports(result.run_dir, percentile=method, baseline=baseline)
@@ -131,10 +134,15 @@ def conclude(result: RunResult, method: str, baseline: Path | None = None) -> in
     if result.record.status == "interrupted":
         console.warn("the run was interrupted: these numbers cover only part of the planned test")
     if report.unjudged:
-        from perforch.errors import ReportError
-
         console.error(ReportError(f"nothing to judge: {report.unjudged}",
                                   hint=f"the tool's own output is kept in {result.run_dir / 'raw'}"))
+    if result.stopped == "ctrl-c":
+        return console.EXIT_INTERRUPTED
+    if result.stopped == "timeout":
+        console.error(ToolFailed("the run was stopped at its timeout, before the test ended: the report covers "
+                                 "only part of it", hint="raise --timeout, or see logs/ for what kept the tool "
+                                                         f"running ({result.run_dir / 'logs'})"))
+        return 1
     return report.exit_code
 
 

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from perforch.errors import PerforchError
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

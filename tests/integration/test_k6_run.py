@@ -100,3 +100,40 @@ def test_several_k6_files_merge_into_one_run(demo_api, tmp_path):
     stats = step_stats(merged.samples).set_index("label")
     assert stats.loc["", "p99"] == pytest.approx(np.percentile(all_latencies, 99), abs=1e-9)
     assert Path(merged.run_dir / "samples.parquet").is_file()
+
+
+def _perforch(args: list[str], tmp_path: Path, interrupt_after_s: float | None = None) -> tuple[int, str]:
+    import os
+    import signal
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "perforch", *args, "-o", str(tmp_path / "runs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    if interrupt_after_s is not None:
+        time.sleep(interrupt_after_s)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    out, _ = proc.communicate(timeout=120)
+    return proc.returncode, out
+
+
+def test_ctrl_c_keeps_a_readable_run_and_exits_130(demo_api, tmp_path):
+    require_tool("k6")
+    code, out = _perforch(["run", str(SCENARIOS / "quickstart.yaml"), "--target", demo_api], tmp_path, 6.0)
+    assert code == 130, out  # not 0: a CI step must not pass on a test stopped half-way
+    assert "interrupted by the user (Ctrl-C)" in out and out.rstrip().endswith(
+        "interrupted (Ctrl-C): everything perforch had started is stopped and removed")
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert (run_dir / "samples.parquet").is_file()
+    assert "incomplete: the run was interrupted" in (run_dir / "report.md").read_text()
+
+
+def test_a_run_stopped_at_its_timeout_exits_1(demo_api, tmp_path):
+    require_tool("k6")
+    code, out = _perforch(["run", str(SCENARIOS / "quickstart.yaml"), "--target", demo_api, "--timeout", "4"],
+                          tmp_path)
+    assert code == 1, out
+    assert "error: the run was stopped at its timeout, before the test ended" in out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "report.md").is_file() and (run_dir / "samples.parquet").is_file()
