@@ -35,8 +35,13 @@ def error(exc: PerforchError) -> None:
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    widths = [max([len(col), *(len(r[i]) for r in rows)]) for i, col in enumerate(columns)]
+    room = out.width - sum(widths[1:]) - 3 * (len(columns) - 1)  # " ┃ " between columns
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        if i == 0:  # the name gives way (cut with …) before any figure does
+            t.add_column(col, justify="left", no_wrap=True, overflow="ellipsis", max_width=max(12, room))
+        else:
+            t.add_column(col, justify="right", no_wrap=True, min_width=widths[i])
     for row in rows:
         t.add_row(*row)
     out.print(t)

@@ -135,3 +135,16 @@ def test_bad_percentile_method(capsys, monkeypatch):
     code, _, err = run_cli(["run", str(SCENARIOS / "quickstart.yaml"), "--percentile", "median"], capsys, monkeypatch)
     assert code == 2
     assert "choose one of linear, nearest-rank" in err
+
+
+def test_a_narrow_terminal_cuts_step_names_never_figures(capsys, monkeypatch):
+    from perforch.cli import console
+
+    rows = [["GET /a/very/long/endpoint/name/that/does/not/fit", "1,234", "12.3", "0.50%", "123.4", "100.0",
+             "200.0", "300.0", "1,234.5"]]
+    console.table("t", ["step", "requests", "req/s", "errors", "avg", "p50", "p95", "p99", "max"], rows)
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("GET"))
+    assert row.split("│")[0] == "GET /a/very… "  # the name's floor of 12 characters; the figures stay whole
+    assert "…" in row.split("│")[0] and row.split("│")[1:] == [
+        "    1,234 ", "  12.3 ", "  0.50% ", " 123.4 ", " 100.0 ", " 200.0 ", " 300.0 ", " 1,234.5"]
