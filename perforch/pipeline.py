@@ -265,6 +265,9 @@ def ingest_files(paths: Sequence[Path], tool: str | None = None, runs_root: Path
     for path in paths:
         if not path.is_file():
             raise IngestError(f"{path}: no such file")
+        if not path.stat().st_size:
+            raise IngestError(f"{path}: the file is empty",
+                              hint="did the tool run? its results are written while the test runs")
     tools = {p: tool or detect_tool(p) for p in paths}
     unknown = [p for p, t in tools.items() if t is None]
     if unknown:

@@ -148,3 +148,12 @@ def test_a_narrow_terminal_cuts_step_names_never_figures(capsys, monkeypatch):
     assert row.split("│")[0] == "GET /a/very… "  # the name's floor of 12 characters; the figures stay whole
     assert "…" in row.split("│")[0] and row.split("│")[1:] == [
         "    1,234 ", "  12.3 ", "  0.50% ", " 123.4 ", " 100.0 ", " 200.0 ", " 300.0 ", " 1,234.5"]
+
+
+def test_ingest_of_an_empty_file_says_it_is_empty(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "results.jtl"
+    empty.write_bytes(b"")
+    code, _, err = run_cli(["ingest", str(empty), "-o", str(tmp_path / "runs")], capsys, monkeypatch)
+    assert code == 1
+    assert err.splitlines()[:2] == [f"error: {empty}: the file is empty",
+                                    "hint: did the tool run? its results are written while the test runs"]
