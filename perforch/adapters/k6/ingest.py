@@ -51,11 +51,18 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
     """Read k6 CSV/JSON outputs (one per load generator) and/or a summary export."""
     frames, warnings, aggregates = [], [], None
     for i, path in enumerate(paths):
-        kind = sniff(path)
-        if kind == "summary":
-            aggregates = read_summary(path)
+        try:
+            kind = sniff(path)
+            if kind == "summary":
+                aggregates = read_summary(path)
+                continue
+            raw = read_raw(path, kind)
+        except IngestError as exc:
+            if len(paths) == 1:
+                raise
+            # one generator that died before writing must not cost the others' results
+            warnings.append(f"{exc.message}: left out; the other {len(paths) - 1} file(s) are read")
             continue
-        raw = read_raw(path, kind)
         _release()
         worker = workers[i] if workers else (path.stem if len(paths) > 1 else "")
         columns, notes = _assemble(raw, path, worker)
@@ -64,6 +71,8 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
         warnings += notes
         if columns:
             frames.append(frame_of(columns))
+    if not frames and aggregates is None and warnings and len(paths) > 1:
+        raise IngestError(f"no readable results in {len(paths)} files", details="\n".join(warnings))
     return Ingested(samples=concat_frames(frames), aggregates=aggregates, warnings=tuple(warnings))
 
 

@@ -68,20 +68,26 @@ def sniff(path: Path) -> str | None:
         raise IngestError(f"{path}: cannot read: {exc}") from None
 
 
+SAMPLES_STEM = "locust-requests"  # perforch's per-request rows: locust-requests[-<worker>].csv
+
+
 def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) -> Ingested:
     """Read Locust outputs; per-request rows become samples, Locust's CSVs aggregates."""
-    kinds = {}
+    kinds, frames, warnings = {}, [], []
     for path in paths:
         kind = sniff(path)
+        if kind is None and len(paths) > 1 and path.stem.startswith(SAMPLES_STEM):
+            # a worker that died before writing its rows must not cost the others' results
+            warnings.append(f"{path.name}: no request rows (empty or cut short): left out")
+            continue
         if kind is None:
             raise IngestError(f"{path}: not a Locust result file",
                               hint="expected perforch's locust-requests.csv or Locust's --csv files "
                                    "(_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv)")
         kinds[path] = kind
-    frames, warnings = [], []
-    samples_files = [p for p in paths if kinds[p] == "samples"]
+    samples_files = [p for p in kinds if kinds[p] == "samples"]
     for i, path in enumerate(paths):
-        if kinds[path] != "samples":
+        if kinds.get(path) != "samples":
             continue
         worker = _worker_of(workers[i]) if workers else (_worker_of(path.stem) if len(samples_files) > 1 else "")
         columns, notes = read_samples(path, worker)
@@ -89,7 +95,7 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
         if columns is not None:
             frames.append(make_frame(columns))
     aggregates = None
-    by_kind = {kind: [p for p in paths if kinds[p] == kind] for kind in set(kinds.values())}
+    by_kind = {kind: [p for p in kinds if kinds[p] == kind] for kind in set(kinds.values())}
     if by_kind.get("stats"):
         aggregates, notes = read_stats(by_kind["stats"][0])
         warnings += notes
@@ -120,7 +126,7 @@ def ingest_files(paths: Sequence[Path], workers: Sequence[str] | None = None) ->
 
 def _worker_of(name: str) -> str:
     """locust-requests-2 -> "2"; any other name stays as it is."""
-    return name[len("locust-requests-"):] if name.startswith("locust-requests-") else name
+    return name[len(SAMPLES_STEM) + 1:] if name.startswith(SAMPLES_STEM + "-") else name
 
 
 # --- per-request rows ------------------------------------------------------------------------------

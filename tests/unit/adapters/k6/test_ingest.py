@@ -270,3 +270,13 @@ def test_without_http_reqs_rows_requests_are_still_whole(tmp_path: Path, monkeyp
     path.write_text("".join(line for line in lines if not line.startswith("http_reqs,")), encoding="utf-8")
     monkeypatch.setattr(ingest, "PIECE", 4096)
     assert_matches_reference(ingest.ingest_files([path]).samples, DATA / "perforch.csv")
+
+
+def test_one_generator_without_results_does_not_cost_the_others(tmp_path: Path) -> None:
+    for i in (0, 2):
+        (tmp_path / f"k6-{i}.csv").write_bytes((DATA / "perforch.csv").read_bytes())
+    (tmp_path / "k6-1.csv").write_bytes(b"")  # died before its first flush
+    one = ingest.ingest_files([DATA / "perforch.csv"]).samples
+    got = ingest.ingest_files(sorted(tmp_path.glob("k6-*.csv")), ["0", "1", "2"])
+    assert len(got.samples) == 2 * len(one) and sorted(got.samples["worker"].unique()) == ["0", "2"]
+    assert got.warnings[0] == f"{tmp_path / 'k6-1.csv'}: is empty: left out; the other 2 file(s) are read"

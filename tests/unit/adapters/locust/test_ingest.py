@@ -203,3 +203,13 @@ def test_iteration_summary_names_dropped_starts(tmp_path: Path) -> None:
     assert notes == ["flow 'reader': 3 iteration starts dropped because every user was busy; raise max_vus"]
     shutil.copy(QUICK / "locust-iterations.json", tmp_path / "q.json")
     assert ing.iteration_notes(tmp_path / "q.json") == []
+
+
+def test_one_worker_without_rows_does_not_cost_the_others(tmp_path: Path) -> None:
+    for i in (0, 2):
+        shutil.copy(QUICK / "locust-requests.csv", tmp_path / f"locust-requests-{i}.csv")
+    (tmp_path / "locust-requests-1.csv").write_bytes(b"")  # died before writing its header
+    one = ing.ingest_files([QUICK / "locust-requests.csv"]).samples
+    got = ing.ingest_files(sorted(tmp_path.glob("locust-requests-*.csv")))
+    assert len(got.samples) == 2 * len(one) and sorted(got.samples["worker"].unique()) == ["0", "2"]
+    assert got.warnings[0] == "locust-requests-1.csv: no request rows (empty or cut short): left out"
