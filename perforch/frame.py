@@ -144,7 +144,28 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     merged = pd.concat(frames, ignore_index=True)
     merged = merged.sort_values("ts", kind="stable", ignore_index=True)
     merged["elapsed_s"] = (merged["ts"] - merged["ts"].iloc[0]).dt.total_seconds()
-    return validate_frame(merged)
+    merged = validate_frame(merged)
+    merged["vus"] = total_users(merged)
+    return merged
+
+
+def total_users(frame: pd.DataFrame) -> pd.Series:
+    """Active users over all load generators when each request started: each generator counts its
+    own users, so at every request the last count each generator reported is added up (a
+    generator counts from its first request on)."""
+    import numpy as np
+    import pandas as pd
+
+    vus = frame["vus"]
+    workers = frame["worker"].cat.codes.to_numpy()
+    if vus.isna().all() or len(np.unique(workers)) < 2:
+        return vus
+    own = vus.to_numpy(dtype=float, na_value=np.nan)
+    total = np.zeros(len(frame))
+    for code in np.unique(workers):
+        mine = np.where(workers == code, own, np.nan)
+        total += pd.Series(mine).ffill().fillna(0.0).to_numpy()
+    return pd.Series(np.rint(total), index=frame.index).astype("Int32")
 
 
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:

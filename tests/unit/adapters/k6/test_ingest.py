@@ -279,4 +279,5 @@ def test_one_generator_without_results_does_not_cost_the_others(tmp_path: Path) 
     one = ingest.ingest_files([DATA / "perforch.csv"]).samples
     got = ingest.ingest_files(sorted(tmp_path.glob("k6-*.csv")), ["0", "1", "2"])
     assert len(got.samples) == 2 * len(one) and sorted(got.samples["worker"].unique()) == ["0", "2"]
+    assert got.samples["vus"].max() == 2 * one["vus"].max()  # users of both generators, added up
     assert got.warnings[0] == f"{tmp_path / 'k6-1.csv'}: is empty: left out; the other 2 file(s) are read"

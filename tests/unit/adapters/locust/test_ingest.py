@@ -212,4 +212,5 @@ def test_one_worker_without_rows_does_not_cost_the_others(tmp_path: Path) -> Non
     one = ing.ingest_files([QUICK / "locust-requests.csv"]).samples
     got = ing.ingest_files(sorted(tmp_path.glob("locust-requests-*.csv")))
     assert len(got.samples) == 2 * len(one) and sorted(got.samples["worker"].unique()) == ["0", "2"]
+    assert got.samples["vus"].max() == 2 * one["vus"].max()  # users of both generators, added up
     assert got.warnings[0] == "locust-requests-1.csv: no request rows (empty or cut short): left out"
