@@ -30,6 +30,7 @@ CSV_PREFIX = "locust"  # raw/locust_stats.csv, _stats_history.csv, _failures.csv
 NATIVE_CSVS = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 FAILURES_EXIT = 3  # --exit-code-on-error: the test ran and some requests failed
 STOP_TIMEOUT_S = 30  # users finish their current iteration when the load ends, like k6's gracefulStop
+EXPECT_WORKERS_S = 60  # a worker that dies before it connects fails the run then (Locust waits forever)
 MASTER_PORT = 5557  # Locust's default; local runs get a free port from the runner's network
 
 
@@ -81,7 +82,8 @@ class LocustAdapter:
         port = net.port("locust-master", MASTER_PORT)
         master = [*self._common(launch), "--csv", str(raw / CSV_PREFIX), "--csv-full-history", "--master",
                   "--master-bind-host", net.bind("locust-master"), "--master-bind-port", str(port),
-                  "--expect-workers", str(workers), *_extra(scenario)]
+                  "--expect-workers", str(workers), "--expect-workers-max-wait", str(EXPECT_WORKERS_S),
+                  *_extra(scenario)]
         plan = [ToolProcess("locust-master", tuple(master), main=True, listens=port)]
         for i in range(workers):
             argv = [*self._common(launch), "--worker", "--master-host", net.host("locust-master"),

@@ -48,6 +48,7 @@ def test_distributed_plan_is_a_master_and_its_workers(tmp_path: Path) -> None:
     port = master.argv[master.argv.index("--master-bind-port") + 1]
     assert (master.name, master.main, master.listens, master.worker) == ("locust-master", True, int(port), None)
     assert "--master" in master.argv and master.argv[master.argv.index("--expect-workers") + 1] == "2"
+    assert master.argv[master.argv.index("--expect-workers-max-wait") + 1] == "60"  # never waits forever
     assert "--csv" in master.argv and "--perforch-samples" not in master.argv
     for index, proc in enumerate(workers):
         argv = proc.argv
