@@ -23,8 +23,9 @@ from pathlib import Path
 
 from perforch.adapters.base import Ingested, Launch, LineTail, Progress, RecentLatencies, Script, ToolProcess
 from perforch.adapters.locust import generate as gen
-from perforch.errors import ToolNotFound
+from perforch.errors import PerforchError, ToolNotFound
 from perforch.frame import RESPONSE_TIME
+from perforch.spec import model as m
 
 CSV_PREFIX = "locust"  # raw/locust_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv
 NATIVE_CSVS = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
@@ -78,6 +79,8 @@ class LocustAdapter:
 
         if workers <= 1:
             return [ToolProcess(self.name, tuple(self.command(launch, scenario)))]
+        if scenario is not None:
+            _check_arrival_users(scenario, workers)
         raw = launch.raw_dir
         port = net.port("locust-master", MASTER_PORT)
         master = [*self._common(launch), "--csv", str(raw / CSV_PREFIX), "--csv-full-history", "--master",
@@ -144,3 +147,16 @@ class LocustProgress:
                 except (IndexError, ValueError):
                     continue  # the header
         return self.stats.snapshot(now)
+
+
+def _check_arrival_users(scenario, workers: int) -> None:  # noqa: ANN001
+    """Each worker starts its share of an arrival rate's iterations with its own users of the flow:
+    a flow with fewer users (max_vus after the weights) than workers would miss part of its rate."""
+    from perforch.spec.split import split_load
+
+    for flow, load in zip(scenario.flows, split_load(scenario.load, [f.weight for f in scenario.flows])):
+        if isinstance(load, (m.ConstantArrivalRate, m.RampingArrivalRate)) and load.max_vus < workers:
+            raise PerforchError(
+                f"flow {flow.name!r} has {load.max_vus} user(s) at most (max_vus after the weights) for "
+                f"{workers} Locust workers: the workers without one would not start their share of its rate",
+                hint=f"raise load.max_vus to at least {workers} per flow, or use fewer workers")

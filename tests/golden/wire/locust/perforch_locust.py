@@ -467,7 +467,7 @@ def _flow_dispatcher():
     from locust.dispatch import UsersDispatcher
 
     assigned = UsersDispatcher.__init__.__code__.co_names  # attributes the dispatcher sets up
-    needed = ("_users_on_workers", "_active_users", "_worker_node_generator", "_rebalance", "_dispatch_in_progress")
+    needed = ("_users_on_workers", "_active_users", "_worker_nodes", "_rebalance", "_dispatch_in_progress")
     if not hasattr(UsersDispatcher, "_dispatcher") or not all(name in assigned for name in needed):
         log.warning("perforch: this Locust's dispatcher is unknown; users are split by Locust's weights")
         return None
@@ -499,7 +499,9 @@ def _flow_dispatcher():
                 want = PLAN.users_at(name, t)
                 have = sum(per_worker.get(name, 0) for per_worker in self._users_on_workers.values())
                 for _ in range(want - have):
-                    worker_node = next(self._worker_node_generator)
+                    # the worker with the fewest users of this flow: each worker paces its share of an
+                    # arrival rate's starts with its own users of the flow, so every worker needs some
+                    worker_node = min(self._worker_nodes, key=lambda w: self._users_on_workers[w.id].get(name, 0))
                     self._users_on_workers[worker_node.id][name] = self._users_on_workers[worker_node.id].get(name, 0) + 1
                     self._active_users.append((worker_node, name))
                     changed = True

@@ -105,3 +105,18 @@ def test_progress_reads_request_rows_as_they_grow(tmp_path: Path) -> None:
 def test_environment_keeps_logs_unbuffered_and_the_script_dir_clean() -> None:
     env = LocustAdapter().environment(Launch(Path("s"), Path("r"), "locust"))
     assert env == {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def test_an_arrival_flow_needs_a_user_on_every_worker(tmp_path: Path) -> None:
+    from perforch.errors import PerforchError
+    from perforch.runners.plan import LoopbackNetwork, plan_processes
+    from perforch.spec import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "arrival-rate.yaml")
+    scenario = scenario.model_copy(update={"load": scenario.load.model_copy(update={"max_vus": 4})})
+    launch = Launch(tmp_path, tmp_path / "raw", "locust", None, 3)
+    # max_vus 4 split 3:1 by the weights: 'searcher' gets 1 user for 3 workers
+    with pytest.raises(PerforchError) as err:
+        plan_processes(LocustAdapter(), launch, scenario, 3, LoopbackNetwork())
+    assert "flow 'searcher' has 1 user(s) at most" in err.value.message and "max_vus" in err.value.hint
+    assert len(plan_processes(LocustAdapter(), launch, scenario, 1, LoopbackNetwork())) == 1
