@@ -105,11 +105,12 @@ class Execution:
                     from perforch.runners.docker import DockerSession
 
                     session = stack.enter_context(DockerSession(self.client, run_dir.name))
-                stack.callback(_stop_local, self.handles)
                 if self.options.monitor and self.start is not None:  # the SUT is sampled from its start
                     monitor = _new_monitor(stack)
                 if self.start is not None:
                     self._start_sut(stack, session, ledger, logs_dir, monitor, events, tick)
+                # unwound before the SUT's stop: on any exit the load stops first, then its target
+                stack.callback(_stop_local, self.handles)
                 bridge = self.in_docker and self.start is not None and self.start.image is not None
                 net = BridgeNetwork() if bridge else LoopbackNetwork(containers=self.in_docker)
                 inside = self.in_docker
