@@ -15,18 +15,19 @@ import jinja2
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 
+_PROSE_MARKUP = re.compile(r"([\\*\[\]$])")  # emphasis, links, math: what a step label like `GET /a*b*` would turn on
+_CELL_MARKUP = re.compile(r"([`|])")
+
+
 def md(value: object) -> str:
-    """Prose in Markdown: no raw HTML, one line."""
-    text = " ".join(str(value).split())
+    """Prose in Markdown: no raw HTML, no emphasis, link or math from user text (a step label),
+    one line. Backticks stay: findings quote commands as `code`."""
+    text = _PROSE_MARKUP.sub(r"\\\1", " ".join(str(value).split()))
     return _TAG_START.sub("&lt;", text)
 
 
-_CELL_MARKUP = re.compile(r"([\\`*\[\]$|])")
-
-
 def cell(value: object) -> str:
-    """A Markdown table cell (step labels are user text): no column separator, and no emphasis,
-    code span, link or math that GitHub would render in `GET /a*b*` or `[x](y)`."""
+    """A Markdown table cell: also no column separator and no code span."""
     return _CELL_MARKUP.sub(r"\\\1", md(value))
 
 

@@ -82,3 +82,12 @@ def test_html_escapes_user_text_and_is_self_contained():
     assert "http://" not in html and "https://" not in html  # nothing to fetch
     assert '<div class="badge bad" id="verdict">SLO NOT MET</div>' in html
     assert '<span class="tag">[RECOMMENDATION]</span>' in html
+
+
+def test_user_text_turns_on_no_markdown_in_prose_or_cells():
+    from perforch.report.render import cell, md
+
+    label = "GET /a*b* [x](y) $m$ a\\b <script>"
+    assert md(f"Slowest step: '{label}'; try `perforch capacity`") == (
+        "Slowest step: 'GET /a\\*b\\* \\[x\\](y) \\$m\\$ a\\\\b &lt;script>'; try `perforch capacity`")
+    assert cell("GET /a|b `c`") == "GET /a\\|b \\`c\\`"
