@@ -74,8 +74,8 @@ def read(path: Path) -> tuple[list[pa.RecordBatch], int] | None:
         inside &= _last_top(rows, children) == parents[np.maximum(owner, 0)]
         if inside.any():
             child_rows = _attributes(lines, children[inside], indent=2)
-            if child_rows is None:
-                return None
+            if child_rows is None or (child_rows[3] & child_rows[4]).any():
+                return None  # a transaction parent inside another: the element reader follows the nesting
             batches.append(child_rows[0])
             damaged += child_rows[1]
     return batches, damaged

@@ -28,7 +28,7 @@ class _XmlRows:
         self.failures: list[str] = []
         self.depth = 0
         self.rows_open: list[tuple[int, int]] = []  # (depth, index in rows) of the samples being read
-        self.tc_depth = 0  # depth of an open transaction parent sample, 0 if none
+        self.tc_depths: list[int] = []  # depths of the open transaction parent samples, nested ones last
         self.field: str | None = None
         self.text: list[str] = []
         self.assertion: dict[str, str] = {}
@@ -43,9 +43,10 @@ class _XmlRows:
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
         depth = self.depth
-        if name in ("httpSample", "sample") and (depth == 2 or (self.tc_depth and depth == self.tc_depth + 1)):
+        in_transaction = bool(self.tc_depths) and depth == self.tc_depths[-1] + 1
+        if name in ("httpSample", "sample") and (depth == 2 or in_transaction):
             if name == "sample" and attrs.get("dt", "") == "" and attrs.get("rm", "").startswith(TC_MESSAGE):
-                self.tc_depth = depth
+                self.tc_depths.append(depth)
             self.rows.append(attrs)
             self.failures.append("")
             self.rows_open.append((depth, len(self.rows) - 1))
@@ -69,8 +70,8 @@ class _XmlRows:
                 self.failures[index] = self.assertion.get("failureMessage", "")
         elif self.rows_open and depth == self.rows_open[-1][0]:
             self.rows_open.pop()
-            if depth == self.tc_depth:
-                self.tc_depth = 0
+            if self.tc_depths and depth == self.tc_depths[-1]:
+                self.tc_depths.pop()
         self.depth -= 1
 
 
@@ -102,7 +103,7 @@ def read(path: Path, notes: list[str]) -> dict[str, list[str]] | None:
             for _, index in sorted(rows.rows_open, key=lambda r: -r[1]):  # cut by the damage: incomplete
                 del rows.rows[index]
                 del rows.failures[index]
-            rows.rows_open, rows.tc_depth, rows.field = [], 0, None
+            rows.rows_open, rows.tc_depths, rows.field = [], [], None
             skipped_bytes += following - where
             resyncs += 1
             offset, prefix = following, b"<testResults>"

@@ -296,3 +296,30 @@ def test_the_xml_fast_reader_and_the_element_reader_agree() -> None:
     data.update(worker=ingest._constant("", n), tool=ingest._constant("jmeter", n),
                 method=ingest._methods(path, data["label"], n))
     pd.testing.assert_frame_equal(fast, ingest._frame(data))
+
+
+NESTED_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<testResults version="1.2">
+<httpSample t="3" lt="3" ts="1795872187341" s="true" lb="home" rc="200" rm="OK" tn="g 1-1" dt="text" by="175" ng="1" na="1"/>
+<sample t="20" lt="0" ts="1795872187345" s="true" lb="checkout" rc="200" rm="Number of samples in transaction : 2, number of failing samples : 0" tn="g 1-1" dt="" by="525" ng="1" na="1">
+  <httpSample t="4" lt="4" ts="1795872187345" s="true" lb="login" rc="200" rm="OK" tn="g 1-1" dt="text" by="175" ng="1" na="1"/>
+  <sample t="12" lt="0" ts="1795872187350" s="true" lb="pay" rc="200" rm="Number of samples in transaction : 2, number of failing samples : 0" tn="g 1-1" dt="" by="350" ng="1" na="1">
+    <httpSample t="5" lt="5" ts="1795872187350" s="true" lb="card" rc="200" rm="OK" tn="g 1-1" dt="text" by="175" ng="1" na="1"/>
+    <httpSample t="7" lt="7" ts="1795872187356" s="true" lb="confirm" rc="200" rm="OK" tn="g 1-1" dt="text" by="175" ng="1" na="1">
+      <httpSample t="2" lt="2" ts="1795872187356" s="true" lb="http://127.0.0.1:1/hop" rc="302" rm="Found" tn="g 1-1" dt="" by="155" ng="1" na="1"/>
+    </httpSample>
+  </sample>
+</sample>
+<httpSample t="6" lt="6" ts="1795872187370" s="true" lb="home" rc="200" rm="OK" tn="g 1-1" dt="text" by="175" ng="1" na="1"/>
+</testResults>
+"""
+
+
+def test_xml_transaction_parents_nested_in_each_other_keep_every_request(tmp_path: Path) -> None:
+    path = tmp_path / "nested.jtl"
+    path.write_text(NESTED_XML, encoding="utf-8")
+    samples = ingest_files([path]).samples
+    # the requests at every level of nesting; not the controllers, not the redirect hop
+    assert sorted(samples["label"].astype(str)) == ["card", "confirm", "home", "home", "login"]
+    assert samples.set_index("label")["latency_ms"].to_dict() | {"home": 0} == {
+        "card": 5.0, "confirm": 7.0, "login": 4.0, "home": 0}
