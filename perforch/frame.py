@@ -152,7 +152,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def total_users(frame: pd.DataFrame) -> pd.Series:
     """Active users over all load generators when each request started: each generator counts its
     own users, so at every request the last count each generator reported is added up (a
-    generator counts from its first request on)."""
+    generator counts from its first request to its last: one that died stops counting)."""
     import numpy as np
     import pandas as pd
 
@@ -164,7 +164,9 @@ def total_users(frame: pd.DataFrame) -> pd.Series:
     total = np.zeros(len(frame))
     for code in np.unique(workers):
         mine = np.where(workers == code, own, np.nan)
-        total += pd.Series(mine).ffill().fillna(0.0).to_numpy()
+        counted = pd.Series(mine).ffill().fillna(0.0).to_numpy(copy=True)
+        counted[np.flatnonzero(workers == code)[-1] + 1:] = 0.0  # after its last request (or its death): none
+        total += counted
     return pd.Series(np.rint(total), index=frame.index).astype("Int32")
 
 

@@ -18,5 +18,5 @@ def test_merged_generators_count_all_their_users():
     merged = concat_frames([worker_frame("0", [0.0, 1.0, 2.0, 3.0], [2, 2, 3, 3]),
                             worker_frame("1", [1.5, 2.5], [5, 5])])
     assert list(merged["worker"]) == ["0", "0", "1", "0", "1", "0"]
-    assert list(merged["vus"]) == [2, 2, 7, 8, 8, 8]
+    assert list(merged["vus"]) == [2, 2, 7, 8, 8, 3]  # generator 1 sent its last request at 2.5 s
     assert list(merged["elapsed_s"]) == [0.0, 1.0, 1.5, 2.0, 2.5, 3.0]
