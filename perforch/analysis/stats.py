@@ -150,58 +150,38 @@ def step_stats(samples: pd.DataFrame, method: str = "linear", duration_s: float 
     failed = ~samples["ok"].to_numpy(dtype=bool)
     grouped = grouped or group_by_label(samples)
     ordered = ordered if ordered is not None else sorted_by_label(samples, grouped)
-    steps = _label_rows(grouped, ordered, failed[grouped.order], duration, method).sort_values("label", kind="stable")
-    overall = pd.DataFrame([_row(OVERALL, np.sort(latency), int(failed.sum()), duration, method)])
-    return pd.concat([steps, overall], ignore_index=True)[STAT_COLUMNS]
+    steps = _rows(grouped.names, grouped.bounds, ordered, failed[grouped.order], duration, method)
+    everything = _rows((OVERALL,), np.array([0, len(latency)]), np.sort(latency), failed, duration, method)
+    return pd.concat([steps.sort_values("label", kind="stable"), everything], ignore_index=True)[STAT_COLUMNS]
 
 
-def _label_rows(grouped: Grouped, ordered: np.ndarray, failed: np.ndarray, duration: float,
-                method: str) -> pd.DataFrame:
-    """_row() for every label at once (a run may have thousands): each label's latencies are
-    `ordered[bounds[i]:bounds[i+1]]`, ascending with NaN last; `failed` in the same order."""
-    counts = np.diff(grouped.bounds)
+def _rows(names: tuple[str, ...], bounds: np.ndarray, ordered: np.ndarray, failed: np.ndarray, duration: float,
+          method: str) -> pd.DataFrame:
+    """One statistics row per name, all at once (a run may have thousands of steps): name i's
+    latencies are `ordered[bounds[i]:bounds[i+1]]`, ascending with NaN last (untimed: counted, not
+    timed); `failed` holds the same requests in the same order. Names without requests are left out."""
+    counts = np.diff(bounds)
     keep = np.flatnonzero(counts > 0)
-    starts, counts = grouped.bounds[:-1][keep], counts[keep]
+    starts, counts = bounds[:-1][keep], counts[keep]
     nan = np.isnan(ordered)
     timed = counts - (np.add.reduceat(nan, starts).astype(np.int64) if len(starts) else 0)
     sums = np.add.reduceat(np.where(nan, 0.0, ordered), starts) if len(starts) else np.zeros(0)
+    failures = np.add.reduceat(failed, starts).astype(np.int64) if len(starts) else counts * 0
     has = timed > 0
     last = np.clip(starts + timed - 1, 0, max(len(ordered) - 1, 0))
     with np.errstate(invalid="ignore", divide="ignore"):
         frame = pd.DataFrame({
-            "label": np.asarray(grouped.names, dtype=object)[keep],
+            "label": np.asarray(names, dtype=object)[keep],
             "count": counts,
-            "failures": np.add.reduceat(failed, starts).astype(np.int64) if len(starts) else counts * 0,
-            "error_rate": np.zeros(len(keep)),
+            "failures": failures,
+            "error_rate": failures / counts,
             "rps": counts / duration if duration > 0 else np.nan,
             "avg_ms": np.where(has, sums / np.maximum(timed, 1), np.nan),
             "min_ms": np.where(has, ordered[starts] if len(ordered) else np.nan, np.nan),
             "max_ms": np.where(has, ordered[last] if len(ordered) else np.nan, np.nan),
             "timed": timed,
         })
-    frame["error_rate"] = frame["failures"] / frame["count"]
     qs = segment_percentiles(ordered, starts, timed, list(PERCENTILES.values()), method)
     for i, name in enumerate(PERCENTILES):
         frame[name] = qs[:, i]
     return frame
-
-
-def _row(label: str, ascending: np.ndarray, failures: int, duration: float, method: str) -> dict:
-    """`ascending`: the label's latencies sorted, NaN last."""
-    count = len(ascending)
-    timed = ascending[: np.searchsorted(ascending, np.nan)]  # NaN sort last
-    row = {
-        "label": label,
-        "count": int(count),
-        "failures": int(failures),
-        "error_rate": failures / count if count else float("nan"),
-        "rps": count / duration if duration > 0 else float("nan"),
-        "avg_ms": float(timed.mean()) if len(timed) else float("nan"),
-        "min_ms": float(timed[0]) if len(timed) else float("nan"),
-        "max_ms": float(timed[-1]) if len(timed) else float("nan"),
-        "timed": int(len(timed)),
-    }
-    values = sorted_percentiles(timed, list(PERCENTILES.values()), method)
-    for name, value in zip(PERCENTILES, values):
-        row[name] = float(value)
-    return row
