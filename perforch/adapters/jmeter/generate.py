@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -217,10 +217,12 @@ class _Generator:
             out.append(f"env {word(name)} ;")
         out += self._set_variables(s.variables)
         variables = {jmx.var_name(Ref(n)) for n in s.variables}
-        for var, encodings in self.needs.items():
-            if var.startswith("env.") or var in variables:
-                out.append(f"encode {word(var)} {encodings} ;")
+        out += self._encodes(lambda var: var.startswith("env.") or var in variables)
         return " ".join(out)
+
+    def _encodes(self, wanted: Callable[[str], bool]) -> list[str]:
+        """Commands that encode the variables `wanted` picks, as the plan's values need them."""
+        return [f"encode {word(var)} {encodings} ;" for var, encodings in self.needs.items() if wanted(var)]
 
     def _set_variables(self, names: Iterable[str]) -> list[str]:
         out = []
@@ -245,12 +247,8 @@ class _Generator:
         # a scenario variable named like a column is set again, as k6 and Locust keep it
         variables = [n for n in self.s.variables if jmx.var_name(Ref(n)) in overwritten]
         out += self._set_variables(variables)
-        for var in map(jmx.var_name, map(Ref, variables)):
-            if var in self.needs:
-                out.append(f"encode {word(var)} {self.needs[var]} ;")
-        for var, encodings in self.needs.items():
-            if var.partition(".")[0] in used:
-                out.append(f"encode {word(var)} {encodings} ;")
+        again = {jmx.var_name(Ref(n)) for n in variables}
+        out += self._encodes(lambda var: var in again or var.partition(".")[0] in used)
         return " ".join(out)
 
     def _gate(self, users: Users) -> Node:
